@@ -1,0 +1,32 @@
+# The two commands a new user needs: `make demo` and `make test`.
+# Both set up .venv first (idempotent, see tools/setup_env.sh).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: setup demo demo-seg demo-cls test lint format clean
+
+setup:
+	bash tools/setup_env.sh $(VENV)
+
+demo: setup
+	$(PY) tools/demo/run_demo.py seg
+
+demo-seg: setup
+	$(PY) tools/demo/run_demo.py seg
+
+test: setup
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m pytest tests $(PYTEST_ARGS)
+
+lint: setup
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: setup
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+clean:
+	rm -rf $(VENV) work_dirs .pytest_cache .ruff_cache

@@ -1,0 +1,187 @@
+"""The per-pixel KD term alone: bikd_mm.core vs the straightforward formula.
+
+Both compute, for N members' segmentation logits ``[B, C, H, W]`` and a
+label map: per-pixel cross-entropy of every member, the teacher per pixel
+(lowest CE), and the masked KL of the teacher into every other member,
+averaged over valid pixels; then backward. Reported: median time of
+forward + backward, peak memory above the inputs (CUDA only), and the
+largest difference in value and gradient between the two.
+
+Usage::
+
+    python benchmarks/kd_term.py [--device cuda] [--out results.json]
+"""
+
+import argparse
+import itertools
+import json
+import os
+import os.path as osp
+import statistics
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from bikd_mm.core import (  # noqa: E402
+    masked_kl_terms,
+    pixel_cross_entropy,
+    select_teachers,
+)
+
+
+def naive(logits: list, labels: torch.Tensor, ignore_index: int = 255):
+    """Straightforward formula: separate softmaxes, full-size masks."""
+    valid = labels != ignore_index
+    safe = labels.clone()
+    safe[~valid] = 0
+    ce = torch.stack(
+        [F.cross_entropy(z, safe, reduction='none') for z in logits]
+    )
+    best = ce.argmin(0)
+    total = 0
+    for t, zt in enumerate(logits):
+        for s, zs in enumerate(logits):
+            if s == t:
+                continue
+            kl = F.kl_div(
+                F.log_softmax(zs, 1),
+                F.log_softmax(zt, 1),
+                reduction='none',
+                log_target=True,
+            ).sum(1)
+            mask = ((best == t) & valid).float()
+            total = total + (kl * mask).sum() / valid.sum()
+    return total
+
+
+def ours(logits: list, labels: torch.Tensor, ignore_index: int = 255):
+    """bikd_mm.core: one log-softmax per member serves everything."""
+    valid = labels != ignore_index
+    log_probs = [z.log_softmax(1) for z in logits]
+    with torch.no_grad():
+        ce = torch.stack(
+            [
+                pixel_cross_entropy(
+                    lp, labels, ignore_index=ignore_index, from_log_probs=True
+                )
+                for lp in log_probs
+            ]
+        )
+    teacher = select_teachers(
+        ce, higher_is_better=False, valid=valid, tie='first'
+    )
+    return masked_kl_terms(
+        log_probs, teacher, valid=valid, from_log_probs=True
+    ).sum()
+
+
+def measure(fn, logits, labels, device, iters: int) -> dict:
+    times, peak = [], None
+    for i in range(iters + 2):
+        grads = [z.detach().requires_grad_() for z in logits]
+        if device.type == 'cuda':
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+            base = torch.cuda.memory_allocated()
+        start = time.perf_counter()
+        loss = fn(grads, labels)
+        loss.backward()
+        if device.type == 'cuda':
+            torch.cuda.synchronize()
+            peak = (torch.cuda.max_memory_allocated() - base) / 2**30
+        if i >= 2:
+            times.append((time.perf_counter() - start) * 1e3)
+    return dict(
+        ms=statistics.median(times),
+        peak_gib=peak,
+        loss=loss.detach(),
+        grads=[g.grad for g in grads],
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--members', type=int, default=2)
+    parser.add_argument('--batch', type=int, nargs='+', default=[2, 4])
+    parser.add_argument('--classes', type=int, nargs='+', default=[19, 150])
+    parser.add_argument('--size', type=int, nargs='+', default=[64, 128])
+    parser.add_argument('--iters', type=int, default=5)
+    parser.add_argument('--out', default=None)
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    rows = []
+    for batch, classes, size in itertools.product(
+        args.batch, args.classes, args.size
+    ):
+        gen = torch.Generator(device='cpu').manual_seed(0)
+        logits = [
+            torch.randn(batch, classes, size, size, generator=gen).to(device)
+            for _ in range(args.members)
+        ]
+        labels = torch.randint(
+            0, classes, (batch, size, size), generator=gen
+        ).to(device)
+        labels[:, : size // 8] = 255
+        a = measure(naive, logits, labels, device, args.iters)
+        b = measure(ours, logits, labels, device, args.iters)
+        diff = max(
+            (ga - gb).abs().max().item()
+            for ga, gb in zip(a['grads'], b['grads'])
+        )
+        rows.append(
+            dict(
+                batch=batch,
+                classes=classes,
+                size=size,
+                members=args.members,
+                naive_ms=a['ms'],
+                ours_ms=b['ms'],
+                speedup=a['ms'] / b['ms'],
+                naive_peak_gib=a['peak_gib'],
+                ours_peak_gib=b['peak_gib'],
+                max_loss_diff=abs(a['loss'] - b['loss']).item(),
+                max_grad_diff=diff,
+            )
+        )
+    print(
+        f'device: {device}'
+        + (
+            f' ({torch.cuda.get_device_name()})'
+            if device.type == 'cuda'
+            else ''
+        )
+    )
+    print(
+        '| B | C | HxW | naive ms | ours ms | speed-up | naive GiB |'
+        ' ours GiB | max |dloss| | max |dgrad| |'
+    )
+    print('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |')
+    for r in rows:
+        gib = (
+            (
+                '{:.2f}'.format(r['naive_peak_gib']),
+                '{:.2f}'.format(r['ours_peak_gib']),
+            )
+            if r['naive_peak_gib'] is not None
+            else ('n/a', 'n/a')
+        )
+        print(
+            f'| {r["batch"]} | {r["classes"]} | {r["size"]}x{r["size"]} '
+            f'| {r["naive_ms"]:.1f} | {r["ours_ms"]:.1f} '
+            f'| {r["speedup"]:.2f}x | {gib[0]} | {gib[1]} '
+            f'| {r["max_loss_diff"]:.1e} | {r["max_grad_diff"]:.1e} |'
+        )
+    if args.out:
+        os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
+        with open(args.out, 'w') as f:
+            json.dump(
+                dict(device=str(device), rows=rows, argv=sys.argv), f, indent=2
+            )
+
+
+if __name__ == '__main__':
+    main()

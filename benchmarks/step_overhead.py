@@ -1,0 +1,216 @@
+"""Training-step cost of a Bi-KD pair against its members trained alone.
+
+For two member configs, times one optimizer step (AdamW, fp32) of:
+each member alone; the pair with task losses only (``kd_weight=0``); the
+pair with per-pixel selection and KD on the logits; the pair with KD at
+label resolution. Reports the median over ``--iters`` steps, the ratio to
+the sum of the single steps, and peak memory (CUDA). Weights are random;
+nothing is downloaded.
+
+Usage::
+
+    python benchmarks/step_overhead.py                      # demo members
+    python benchmarks/step_overhead.py --device cuda --size 512 --batch 4 \
+        --configs mmseg::upernet/upernet_r50_4xb4-160k_ade20k-512x512.py \
+        mmseg::swin/swin-tiny-patch4-window7-in1k-pre_upernet_8xb2-160k_ade20k-512x512.py
+"""
+
+import argparse
+import json
+import os
+import os.path as osp
+import statistics
+import sys
+import time
+
+import torch
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from mmengine.model import revert_sync_batchnorm  # noqa: E402
+from mmengine.optim import OptimWrapper  # noqa: E402
+from mmengine.structures import PixelData  # noqa: E402
+from mmseg.registry import MODELS  # noqa: E402
+from mmseg.structures import SegDataSample  # noqa: E402
+
+import bikd_mm  # noqa: E402,F401
+from bikd_mm.models.member import build_member, parse_members  # noqa: E402
+
+DEMO = [
+    osp.join(ROOT, 'configs/bikd/demo/members/upernet_r18-tiny_digits.py'),
+    osp.join(ROOT, 'configs/bikd/demo/members/upernet_swin-tiny_digits.py'),
+]
+
+
+def fake_batch(batch: int, size: int, classes: int, device) -> dict:
+    gen = torch.Generator().manual_seed(0)
+    inputs = [
+        torch.randint(
+            0, 256, (3, size, size), generator=gen, dtype=torch.uint8
+        ).to(device)
+        for _ in range(batch)
+    ]
+    samples = []
+    for _ in range(batch):
+        sample = SegDataSample()
+        label = torch.randint(0, classes, (1, size, size), generator=gen)
+        sample.gt_sem_seg = PixelData(data=label.to(device))
+        sample.set_metainfo(
+            dict(
+                img_shape=(size, size),
+                ori_shape=(size, size),
+                pad_shape=(size, size),
+            )
+        )
+        samples.append(sample)
+    return dict(inputs=inputs, data_samples=samples)
+
+
+def time_steps(step, iters: int, warmup: int, device) -> dict:
+    for _ in range(warmup):
+        step()
+    if device.type == 'cuda':
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    times = []
+    for _ in range(iters):
+        start = time.perf_counter()
+        step()
+        if device.type == 'cuda':
+            torch.cuda.synchronize()
+        times.append((time.perf_counter() - start) * 1e3)
+    peak = (
+        torch.cuda.max_memory_allocated() / 2**30
+        if device.type == 'cuda'
+        else None
+    )
+    return dict(ms=statistics.median(times), peak_gib=peak)
+
+
+def optim(model) -> OptimWrapper:
+    return OptimWrapper(
+        torch.optim.AdamW(model.parameters(), lr=1e-6, weight_decay=1e-5)
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--configs', nargs=2, default=DEMO)
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--batch', type=int, default=4)
+    parser.add_argument('--size', type=int, default=64)
+    parser.add_argument('--iters', type=int, default=10)
+    parser.add_argument('--warmup', type=int, default=3)
+    parser.add_argument(
+        '--profile',
+        action='store_true',
+        help='print a torch.profiler table of the pair '
+        'step with KD at label resolution',
+    )
+    parser.add_argument('--out', default=None)
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    small = {
+        'model.pretrained': None,
+        'model.backbone.init_cfg': None,
+        'model.data_preprocessor.size': (args.size, args.size),
+    }
+    members = [
+        dict(name=f'm{i}', config=c, cfg_options=small)
+        for i, c in enumerate(args.configs)
+    ]
+    specs = parse_members(members)
+    classes = specs[0].model.decode_head.num_classes
+    data = fake_batch(args.batch, args.size, classes, device)
+    results = {}
+
+    for spec in specs:
+        torch.manual_seed(0)
+        model = revert_sync_batchnorm(build_member(spec, MODELS)).to(device)
+        wrapper = optim(model)
+
+        def step(model=model, wrapper=wrapper):
+            model.train_step(data, wrapper)
+
+        results[f'{spec.name} alone'] = time_steps(
+            step, args.iters, args.warmup, device
+        )
+        del model, wrapper
+        if device.type == 'cuda':
+            torch.cuda.empty_cache()
+
+    variants = {
+        'pair, task losses only': dict(kd_weight=0.0),
+        'pair + KD on logits': dict(kd_resolution='logits'),
+        'pair + KD at label resolution': dict(kd_resolution='labels'),
+    }
+    for label, options in variants.items():
+        torch.manual_seed(0)
+        pair = revert_sync_batchnorm(
+            MODELS.build(
+                dict(type='BiKDSegmentor', members=members, **options)
+            )
+        ).to(device)
+        wrapper = optim(pair)
+
+        def step(pair=pair, wrapper=wrapper):
+            pair.train_step(data, wrapper)
+
+        results[label] = time_steps(step, args.iters, args.warmup, device)
+        if args.profile and options.get('kd_resolution') == 'labels':
+            from torch.profiler import ProfilerActivity, profile
+
+            activities = [ProfilerActivity.CPU] + (
+                [ProfilerActivity.CUDA] if device.type == 'cuda' else []
+            )
+            with profile(activities=activities) as prof:
+                for _ in range(3):
+                    step()
+                if device.type == 'cuda':
+                    torch.cuda.synchronize()
+            key = (
+                'cuda_time_total'
+                if device.type == 'cuda'
+                else 'cpu_time_total'
+            )
+            print(prof.key_averages().table(sort_by=key, row_limit=25))
+        del pair, wrapper
+        if device.type == 'cuda':
+            torch.cuda.empty_cache()
+
+    single = sum(results[f'{s.name} alone']['ms'] for s in specs)
+    print(
+        f'device: {device}'
+        + (
+            f' ({torch.cuda.get_device_name()})'
+            if device.type == 'cuda'
+            else ''
+        )
+        + f'; batch {args.batch}, {args.size}x{args.size}, '
+        f'{classes} classes, median of {args.iters} steps'
+    )
+    print('| step | ms | x (sum of singles) | peak GiB |')
+    print('| --- | --- | --- | --- |')
+    for label, r in results.items():
+        peak = f'{r["peak_gib"]:.2f}' if r['peak_gib'] is not None else 'n/a'
+        ratio = r['ms'] / single
+        print(f'| {label} | {r["ms"]:.1f} | {ratio:.3f} | {peak} |')
+    print(f'| sum of singles | {single:.1f} | 1.000 | |')
+    if args.out:
+        os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
+        with open(args.out, 'w') as f:
+            json.dump(
+                dict(
+                    device=str(device),
+                    argv=sys.argv,
+                    sum_single_ms=single,
+                    results=results,
+                ),
+                f,
+                indent=2,
+            )
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,142 @@
+"""Knowledge distillation between already-normalised distributions.
+
+:func:`masked_kl_terms` takes logits and applies a softmax. Some members
+output distributions directly: a saliency map divided by its sum is a
+distribution over the pixels of a frame. For those, this module computes
+the same per-direction terms from the distributions themselves, with the
+``eps``-stabilised KL divergence of the MIT saliency benchmark::
+
+    KL(P || Q) = sum_c P_c * log(eps + P_c / (Q_c + eps))
+
+which stays finite where ``Q`` is zero and is exactly zero where ``P`` is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from ._checks import (
+    check_index_tensor,
+    check_mask,
+    check_members,
+    class_dim_index,
+    element_shape,
+)
+from .masked_kl import NORMALIZE_MODES
+
+#: MATLAB's ``eps``, the value used by the saliency benchmark code.
+MATLAB_EPS = 2.2204e-16
+
+
+def distribution_kl(
+    p: Tensor, q: Tensor, dim: int = 1, eps: float = MATLAB_EPS
+) -> Tensor:
+    """``eps``-stabilised ``KL(p || q)`` along ``dim``.
+
+    Args:
+        p (Tensor): Distribution(s) summing to 1 along ``dim``.
+        q (Tensor): Distribution(s) of the same shape.
+        dim (int): The distribution dimension. Defaults to 1.
+        eps (float): Stabiliser. Defaults to 2.2204e-16.
+
+    Returns:
+        Tensor: ``sum(p * log(eps + p / (q + eps)))`` along ``dim``; the
+        shape of ``p`` without ``dim``.
+    """
+    if p.shape != q.shape:
+        raise ValueError(
+            f'p and q must have one shape, got {tuple(p.shape)} and '
+            f'{tuple(q.shape)}'
+        )
+    return (p * torch.log(eps + p / (q + eps))).sum(dim)
+
+
+def distribution_kl_terms(
+    probs: Sequence[Tensor],
+    teacher: Tensor,
+    dim: int = 1,
+    eps: float = MATLAB_EPS,
+    detach_teacher: bool = False,
+    normalize: str = 'all',
+    valid: Tensor | None = None,
+) -> Tensor:
+    """Per-direction KD terms between members' distributions.
+
+    Entry ``[t, s]`` is ``1 / D`` times the sum, over the elements taught
+    by member ``t``, of :func:`distribution_kl` ``(p_t, p_s)``. The
+    diagonal is zero and ``D`` follows ``normalize`` as in
+    :func:`masked_kl_terms` (``'all'``: valid elements, ``'masked'``:
+    taught elements, ``'none'``: 1; clamped to at least 1). The inputs are
+    used as given: no softmax, no temperature.
+
+    Args:
+        probs (Sequence[Tensor]): ``N >= 2`` member distributions of one
+            shape, normalised along ``dim`` (e.g. maps ``[B, H * W]``
+            divided by their sum); must be finite and non-negative.
+        teacher (Tensor): Integer tensor of the element shape (``probs``
+            shape without ``dim``): the teaching member per element, ``-1``
+            (or any value outside ``[0, N)``) for none. Typically from
+            :func:`select_teachers`.
+        dim (int): The distribution dimension. Defaults to 1.
+        eps (float): Stabiliser of the KL. Defaults to 2.2204e-16.
+        detach_teacher (bool): Stop the gradient through the teacher's
+            distribution. Defaults to False (both sides learn).
+        normalize (str): ``'all'``, ``'masked'`` or ``'none'``. Defaults
+            to ``'all'``.
+        valid (Tensor | None): Bool mask of the element shape; invalid
+            elements are neither distilled nor counted.
+
+    Returns:
+        Tensor: ``[N, N]`` tensor; its sum is the total KD loss.
+
+    Raises:
+        TypeError: If ``probs`` is not a sequence of tensors, or
+            ``teacher`` / ``valid`` have the wrong dtype.
+        ValueError: On fewer than two members, mismatched shapes, an
+            out-of-range ``dim`` or an unknown ``normalize``.
+    """
+    members = check_members(probs, 'probs')
+    num = len(members)
+    dim = class_dim_index(members[0].dim(), dim, 'probs')
+    elem_shape = element_shape(members[0].shape, dim)
+    check_index_tensor(teacher, elem_shape, 'teacher')
+    check_mask(valid, elem_shape, 'valid')
+    if normalize not in NORMALIZE_MODES:
+        raise ValueError(
+            f'normalize must be one of {NORMALIZE_MODES}, got {normalize!r}'
+        )
+
+    taught = (teacher >= 0) & (teacher < num)
+    if valid is not None:
+        taught &= valid
+    zero = members[0].new_zeros(())
+    rows = []
+    for t in range(num):
+        mask = taught & (teacher == t)
+        p_t = members[t].detach() if detach_teacher else members[t]
+        row = []
+        for s in range(num):
+            if s == t:
+                row.append(zero)
+                continue
+            kl = distribution_kl(p_t, members[s], dim, eps)
+            # torch.where keeps untaught elements (whose KL may be
+            # anything) out of the value and the gradient.
+            row.append(torch.where(mask, kl, 0).sum())
+        rows.append(torch.stack(row))
+    terms = torch.stack(rows)
+
+    if normalize == 'all':
+        count = elem_shape.numel() if valid is None else valid.sum()
+    elif normalize == 'masked':
+        count = taught.sum()
+    else:
+        count = 1
+    if isinstance(count, Tensor):
+        count = count.clamp_min(1).to(terms.dtype)
+    else:
+        count = max(count, 1)
+    return terms / count

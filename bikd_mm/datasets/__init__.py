@@ -1,0 +1,16 @@
+"""Datasets of bikd_mm.
+
+Importing this package registers ``DigitsSegDataset`` in ``mmseg.registry``
+and ``DigitsClsDataset`` in ``mmpretrain.registry``.
+"""
+
+from .digits import prepare_digits_cls, prepare_digits_seg
+from .digits_cls_dataset import DigitsClsDataset
+from .digits_seg_dataset import DigitsSegDataset
+
+__all__ = [
+    'DigitsClsDataset',
+    'DigitsSegDataset',
+    'prepare_digits_cls',
+    'prepare_digits_seg',
+]

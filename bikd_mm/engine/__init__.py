@@ -1,0 +1,12 @@
+from .hooks import TeacherMapVisualizationHook
+from .model_wrappers import BiKDDistributedDataParallel
+from .optimizers import BiKDOptimWrapperConstructor
+from .runner import BiKDRunner, expand_pair_config
+
+__all__ = [
+    'BiKDDistributedDataParallel',
+    'BiKDOptimWrapperConstructor',
+    'BiKDRunner',
+    'TeacherMapVisualizationHook',
+    'expand_pair_config',
+]

@@ -1,0 +1,3 @@
+from .bikd_distributed_data_parallel import BiKDDistributedDataParallel
+
+__all__ = ['BiKDDistributedDataParallel']

@@ -1,0 +1,130 @@
+"""Complete a Bi-KD pair config from its members' own configs.
+
+A pair config states only what Bi-KD adds. What it leaves out is taken from
+each member's config:
+
+- ``optim_wrapper``: absent -> each member keeps its own; one wrapper config
+  (with ``optimizer``) -> used for every member; a dict keyed by member
+  names -> per member, the others keep their own.
+- ``param_scheduler``: absent -> each member keeps its own; a list or a
+  scheduler dict -> used for every member; a dict keyed by member names ->
+  per member, the others keep their own.
+- ``val_evaluator`` / ``test_evaluator``: every metric is evaluated for
+  every member, with the member name as prefix (``r50/mIoU``).
+- distributed training uses ``BiKDDistributedDataParallel``.
+- a top-level ``data_preprocessor`` is dropped: each member normalises
+  the batch with its own.
+"""
+
+import copy
+
+from mmengine.config import Config, ConfigDict
+
+from bikd_mm.models.member import parse_members
+
+PAIR_CONSTRUCTOR = 'BiKDOptimWrapperConstructor'
+
+
+def is_pair_config(cfg: Config) -> bool:
+    """Whether ``cfg.model`` is a Bi-KD model with ``members``."""
+    model = cfg.get('model')
+    return isinstance(model, dict) and 'members' in model
+
+
+def _member_setting(spec, key: str):
+    if spec.config is None or spec.config.get(key) is None:
+        raise KeyError(
+            f'member {spec.name!r} has no {key!r}'
+            + (
+                f' in {spec.config_path}'
+                if spec.config_path
+                else ' (inline model)'
+            )
+            + f'; set {key} in the pair config'
+        )
+    return copy.deepcopy(spec.config[key])
+
+
+def _per_member(value, specs, key: str, single) -> dict:
+    """Resolve ``value`` into ``{member: setting}`` (see module doc)."""
+    names = [s.name for s in specs]
+    if value is None:
+        return {s.name: _member_setting(s, key) for s in specs}
+    if single(value):
+        return {n: copy.deepcopy(value) for n in names}
+    if isinstance(value, dict):
+        unknown = [k for k in value if k not in names]
+        if unknown:
+            raise KeyError(
+                f'{key}: unknown members {unknown}; members are {names}'
+            )
+        return {
+            s.name: copy.deepcopy(value[s.name])
+            if s.name in value
+            else _member_setting(s, key)
+            for s in specs
+        }
+    raise TypeError(f'{key}: expected a dict or list, got {type(value)}')
+
+
+def _wrap_evaluator(evaluator, names: list):
+    if evaluator is None:
+        return None
+    if isinstance(evaluator, (list, tuple)):
+        return [_wrap_evaluator(e, names) for e in evaluator]
+    if evaluator.get('type') in ('MemberMetric', 'bikd_mm.MemberMetric'):
+        return evaluator
+    return dict(type='MemberMetric', metric=evaluator, members=names)
+
+
+def expand_pair_config(cfg: Config) -> Config:
+    """Fill a pair config's optimizers, schedulers and evaluators.
+
+    Args:
+        cfg (Config): A config whose ``model`` has ``members``.
+
+    Returns:
+        Config: The same config, completed in place.
+    """
+    if not is_pair_config(cfg):
+        return cfg
+    specs = parse_members(cfg.model['members'])
+    names = [s.name for s in specs]
+    # The runner would merge a top-level preprocessor (as dataset bases of
+    # mmpretrain define it) into the pair; each member normalises itself.
+    cfg.pop('data_preprocessor', None)
+
+    optim = cfg.get('optim_wrapper')
+    if not (
+        isinstance(optim, dict)
+        and optim.get('constructor') == PAIR_CONSTRUCTOR
+    ):
+        per_member = _per_member(
+            optim,
+            specs,
+            'optim_wrapper',
+            single=lambda v: 'optimizer' in v or 'type' in v,
+        )
+        cfg.optim_wrapper = ConfigDict(
+            constructor=PAIR_CONSTRUCTOR, **per_member
+        )
+
+    if 'train_cfg' in cfg and cfg.get('train_cfg'):
+        sched = cfg.get('param_scheduler')
+        cfg.param_scheduler = _per_member(
+            sched,
+            specs,
+            'param_scheduler',
+            single=lambda v: isinstance(v, (list, tuple)) or 'type' in v,
+        )
+
+    for key in ('val_evaluator', 'test_evaluator'):
+        if cfg.get(key) is not None:
+            cfg[key] = _wrap_evaluator(cfg[key], names)
+
+    if (
+        cfg.get('launcher', 'none') != 'none'
+        and cfg.get('model_wrapper_cfg') is None
+    ):
+        cfg.model_wrapper_cfg = dict(type='BiKDDistributedDataParallel')
+    return cfg

@@ -1,0 +1,3 @@
+from .member_metric import MemberMetric
+
+__all__ = ['MemberMetric']

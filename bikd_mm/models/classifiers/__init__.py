@@ -1,0 +1,3 @@
+from .bikd_classifier import BiKDClassifier
+
+__all__ = ['BiKDClassifier']

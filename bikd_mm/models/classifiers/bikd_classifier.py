@@ -1,0 +1,381 @@
+import copy
+
+import torch
+import torch.nn as nn
+from mmengine.logging import MMLogger
+from mmengine.model import BaseDataPreprocessor, BaseModel
+from mmengine.structures import BaseDataElement
+from mmpretrain.models.utils.batch_augments import RandomBatchAugment
+from mmpretrain.registry import MODELS
+from mmpretrain.structures import batch_label_to_onehot, cat_batch_labels
+from torch import Tensor
+
+from bikd_mm.core import gt_confidence, masked_kl_terms, select_teachers
+from bikd_mm.core.masked_kl import NORMALIZE_MODES
+from bikd_mm.core.selection import TIE_MODES
+from bikd_mm.engine.optimizers.member_step import run_train_step
+from bikd_mm.models.classifiers.member_adapters import build_adapter
+from bikd_mm.models.member import build_member, parse_members
+
+FIRST_MEMBER = 'first'
+
+
+@MODELS.register_module()
+class BiKDClassifier(BaseModel):
+    """Two or more image classifiers that teach each other (Bi-KD).
+
+    Every member is a stock mmpretrain ``ImageClassifier`` built from its
+    own config, with its own data preprocessor and checkpoint. One training
+    step::
+
+        loss(): batch augmentation (Mixup, CutMix), once for the pair
+                for each member m:
+                    member_m.data_preprocessor(batch)
+                    adapter.forward_train(member_m) -> own losses, logits_m
+                -> confidence of each member: p_m[y] (soft labels:
+                   sum_c y_c p_m[c])
+                -> select_teachers (most confident member teaches, per
+                   sample)
+                -> masked_kl_terms(logits, teacher): KL(p_t || p_s)
+        train_step(): sum of all losses -> one backward
+                      -> every member's optimizer steps
+
+    The teacher is chosen on the labels of the batch, before any loss
+    transform: a member's label smoothing changes its own loss, not the
+    selection.
+
+    Batch augmentations. Stock configs put Mixup and CutMix in each
+    member's data preprocessor (``train_cfg.augments``); members mixing
+    separately would see different images and labels. The pair therefore
+    switches them off in every member and mixes the raw batch once
+    (``batch_augments``); all members then see the same mixed images and
+    the same soft labels (``gt_score``). Mixing commutes with a member's
+    channel order and per-channel normalisation, so this equals each member
+    mixing its own normalised batch with a shared random draw. Mixing needs
+    training images of one size (as produced by a crop to a fixed size).
+
+    Args:
+        members (list[dict]): Member descriptions: ``name``, ``config`` (a
+            file or ``'mmpretrain::...'`` path) or an inline ``model``
+            dict, optional ``checkpoint`` (path or URL), ``cfg_options``
+            and ``strict``.
+        kd_weight (float): Weight of the KD term. Defaults to 1.0.
+        temperature (float): Softmax temperature of the KD term (the loss
+            is multiplied by T^2). Defaults to 1.0 (the reference).
+        normalize (str): ``'all'`` averages the KD term over the batch (the
+            reference), ``'masked'`` over taught samples only.
+        detach_teacher (bool): Stop the KD gradient into the teaching
+            member. Defaults to False (the reference).
+        tie (str): Tie rule of :func:`bikd_mm.core.select_teachers`.
+            Defaults to ``'auto'`` (the reference).
+        batch_augments (str | dict | None): Batch augmentation of the pair:
+            ``'first'`` uses that of the first member (in member order) that
+            has one; a dict (``augments``, ``probs``, as a member's
+            ``train_cfg``) sets one for the pair; None mixes nothing.
+            Members never mix on their own. Defaults to ``'first'``.
+        data_preprocessor (dict, optional): Preprocessor of the pair; it
+            only moves data to the device, each member normalises itself.
+        init_cfg (dict, optional): Initialisation config.
+    """
+
+    def __init__(
+        self,
+        members: list,
+        kd_weight: float = 1.0,
+        temperature: float = 1.0,
+        normalize: str = 'all',
+        detach_teacher: bool = False,
+        tie: str = 'auto',
+        batch_augments: str | dict | None = FIRST_MEMBER,
+        data_preprocessor: dict | None = None,
+        init_cfg: dict | None = None,
+    ):
+        if data_preprocessor is None:
+            data_preprocessor = BaseDataPreprocessor()
+        super().__init__(
+            data_preprocessor=data_preprocessor, init_cfg=init_cfg
+        )
+        if normalize not in NORMALIZE_MODES:
+            raise ValueError(
+                f'normalize must be one of {NORMALIZE_MODES}, '
+                f'got {normalize!r}'
+            )
+        if tie not in TIE_MODES:
+            raise ValueError(f'tie must be one of {TIE_MODES}, got {tie!r}')
+        if not temperature > 0:
+            raise ValueError(f'temperature must be > 0, got {temperature!r}')
+        self.kd_weight = kd_weight
+        self.temperature = temperature
+        self.normalize = normalize
+        self.detach_teacher = detach_teacher
+        self.tie = tie
+
+        self.member_specs = parse_members(members)
+        self.members = nn.ModuleDict(
+            {
+                spec.name: build_member(spec, MODELS)
+                for spec in self.member_specs
+            }
+        )
+        self.adapters = {
+            name: build_adapter(model, name)
+            for name, model in self.members.items()
+        }
+        self._check_compatible()
+        self.batch_augments = self._take_batch_augments(batch_augments)
+
+    @property
+    def member_names(self) -> list[str]:
+        return list(self.members.keys())
+
+    def _check_compatible(self) -> None:
+        classes = {n: self.adapters[n].num_classes for n in self.member_names}
+        unknown = [n for n, c in classes.items() if c is None]
+        if unknown:
+            raise ValueError(
+                f'members {unknown}: cannot tell the number of classes (no '
+                'num_classes on the head or the data_preprocessor)'
+            )
+        if len(set(classes.values())) > 1:
+            raise ValueError(
+                'members must predict the same classes; class counts: '
+                + ', '.join(f'{n}={c}' for n, c in classes.items())
+            )
+        self.num_classes = classes[self.member_names[0]]
+
+    def _take_batch_augments(self, option) -> RandomBatchAugment | None:
+        """Switch the members' batch augmentations off; return the pair's."""
+        own = {}
+        for name, model in self.members.items():
+            preprocessor = model.data_preprocessor
+            if getattr(preprocessor, 'batch_augments', None) is not None:
+                own[name] = preprocessor.batch_augments
+                preprocessor.batch_augments = None
+        if option == FIRST_MEMBER:
+            if not own:
+                return None
+            source = next(iter(own))
+            if len(own) > 1:
+                MMLogger.get_current_instance().info(
+                    f'BiKDClassifier: every member trains on the batch '
+                    f'augmentations of member {source!r}; those of '
+                    f'{list(own)[1:]} are off'
+                )
+            return own[source]
+        if option is None:
+            return None
+        if isinstance(option, dict):
+            return RandomBatchAugment(**option)
+        raise ValueError(
+            f'batch_augments must be {FIRST_MEMBER!r}, a dict (augments, '
+            f'probs) or None, got {option!r}'
+        )
+
+    def init_weights(self) -> None:
+        """Initialise members that have no checkpoint.
+
+        Members loaded from a checkpoint keep those weights.
+        """
+        for spec in self.member_specs:
+            if spec.checkpoint is None:
+                self.members[spec.name].init_weights()
+
+    # ------------------------------------------------------------------
+    # forward
+    def forward(
+        self,
+        inputs: list | Tensor,
+        data_samples: list | None = None,
+        mode: str = 'tensor',
+    ):
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        if mode == 'tensor':
+            return {
+                name: self.members[name](
+                    *self._member_batch(name, inputs, data_samples, False),
+                    mode='tensor',
+                )
+                for name in self.member_names
+            }
+        raise RuntimeError(
+            f'invalid mode {mode!r}: use loss, predict or tensor'
+        )
+
+    def _member_batch(
+        self, name: str, inputs, data_samples, training: bool
+    ) -> tuple:
+        # Each member normalises the shared batch with its own
+        # preprocessor, which writes labels into the samples: each member
+        # gets its own copy of them.
+        data = dict(inputs=inputs, data_samples=copy.deepcopy(data_samples))
+        data = self.members[name].data_preprocessor(data, training)
+        return data['inputs'], data['data_samples']
+
+    def mix(self, inputs, data_samples: list) -> tuple:
+        """Apply the pair's batch augmentation to a raw training batch.
+
+        Args:
+            inputs (list[Tensor] | Tensor): Raw images (before any member's
+                normalisation).
+            data_samples (list[DataSample]): Their samples with
+                ``gt_label``.
+
+        Returns:
+            tuple: Mixed float images ``[B, C, H, W]`` and the samples with
+            the mixed soft labels in ``gt_score``; the inputs unchanged when
+            the pair has no batch augmentation. The given samples are not
+            modified.
+        """
+        if self.batch_augments is None:
+            return inputs, data_samples
+        data_samples = copy.deepcopy(data_samples)
+        if not isinstance(inputs, Tensor):
+            shapes = {tuple(img.shape) for img in inputs}
+            if len(shapes) > 1:
+                raise ValueError(
+                    'batch augmentation needs training images of one size; '
+                    f'got {sorted(shapes)}. Crop or resize them to a fixed '
+                    'size in the train pipeline, or set batch_augments=None'
+                )
+            inputs = torch.stack(list(inputs))
+        if 'gt_score' in data_samples[0]:
+            scores = torch.stack([s.gt_score for s in data_samples])
+        else:
+            labels, indices = cat_batch_labels(
+                [s.gt_label for s in data_samples]
+            )
+            scores = batch_label_to_onehot(labels, indices, self.num_classes)
+        inputs, scores = self.batch_augments(
+            inputs.float(), scores.to(inputs.device)
+        )
+        for sample, score in zip(data_samples, scores):
+            sample.set_gt_score(score)
+        return inputs, data_samples
+
+    def loss(self, inputs, data_samples: list) -> dict:
+        """Every member's own losses, the KD terms, teach shares, accuracy.
+
+        Returns:
+            dict: ``<member>.<key>`` for each member loss (e.g.
+            ``vit_b.loss``), ``kd.loss_<t>_to_<s>`` for each direction,
+            ``<member>.teach_share`` (share of the batch it taught) and
+            ``<member>.accuracy`` (top-1 training accuracy in percent,
+            against the label, or the dominant label of a mixed sample).
+        """
+        inputs, data_samples = self.mix(inputs, data_samples)
+        losses, logits = {}, {}
+        for name in self.member_names:
+            m_inputs, m_samples = self._member_batch(
+                name, inputs, data_samples, True
+            )
+            own, cls_logits = self.adapters[name].forward_train(
+                m_inputs, m_samples
+            )
+            losses.update({f'{name}.{k}': v for k, v in own.items()})
+            logits[name] = cls_logits
+        target = self._targets(data_samples, next(iter(logits.values())))
+        losses.update(self._kd_losses(logits, target))
+        return losses
+
+    def _targets(self, data_samples: list, logits: Tensor) -> Tensor:
+        """The batch labels: ``[B]`` class indices or ``[B, C]`` scores."""
+        if 'gt_score' in data_samples[0]:
+            target = torch.stack([s.gt_score for s in data_samples])
+            if tuple(target.shape) != tuple(logits.shape):
+                raise ValueError(
+                    f'soft labels of shape {tuple(target.shape)} do not '
+                    f'match the logits {tuple(logits.shape)}'
+                )
+            return target.to(device=logits.device, dtype=logits.dtype)
+        labels = [s.gt_label for s in data_samples]
+        if any(label.numel() != 1 for label in labels):
+            raise ValueError(
+                'BiKDClassifier needs one label per image; '
+                'multi-label samples are not supported'
+            )
+        return (
+            torch.cat([label.view(1) for label in labels])
+            .to(logits.device)
+            .long()
+        )
+
+    def _kd_losses(self, logits: dict, target: Tensor) -> dict:
+        names = list(logits)
+        # One log-softmax per member serves the selection and the KL.
+        log_probs = [value.float().log_softmax(1) for value in logits.values()]
+        target = target if not target.is_floating_point() else target.float()
+        with torch.no_grad():
+            confidence = torch.stack(
+                [
+                    gt_confidence(lp, target, from_log_probs=True)
+                    for lp in log_probs
+                ]
+            )
+        teacher = select_teachers(
+            confidence, higher_is_better=True, tie=self.tie
+        )
+        terms = masked_kl_terms(
+            log_probs,
+            teacher,
+            class_dim=1,
+            temperature=self.temperature,
+            detach_teacher=self.detach_teacher,
+            normalize=self.normalize,
+            from_log_probs=True,
+        )
+        out = {}
+        for t, t_name in enumerate(names):
+            for s, s_name in enumerate(names):
+                if s != t:
+                    out[f'kd.loss_{t_name}_to_{s_name}'] = (
+                        self.kd_weight * terms[t, s]
+                    )
+        hard = target.argmax(1) if target.is_floating_point() else target
+        for t, t_name in enumerate(names):
+            out[f'{t_name}.teach_share'] = (teacher == t).float().mean()
+            correct = log_probs[t].detach().argmax(1) == hard
+            out[f'{t_name}.accuracy'] = correct.float().mean() * 100
+        return out
+
+    def predict(self, inputs, data_samples: list | None = None) -> list:
+        """Predict with every member.
+
+        Returns:
+            list[DataSample]: One sample per image, holding the first
+            member's ``pred_score`` and ``pred_label`` (so stock metrics
+            and visualisers work) and a ``members`` field with every
+            member's prediction (``sample.members.<name>.pred_label``).
+        """
+        results = {}
+        for name in self.member_names:
+            m_inputs, m_samples = self._member_batch(
+                name, inputs, data_samples, False
+            )
+            results[name] = self.members[name].predict(m_inputs, m_samples)
+        outputs = []
+        for i, first in enumerate(results[self.member_names[0]]):
+            sample = first.clone()
+            per_member = BaseDataElement()
+            for name in self.member_names:
+                per_member.set_field(results[name][i], name)
+            sample.members = per_member
+            outputs.append(sample)
+        return outputs
+
+    # ------------------------------------------------------------------
+    # training step
+    def train_step(self, data, optim_wrapper) -> dict:
+        """Forward all members, one backward, update every member.
+
+        Args:
+            data (dict): A batch from the dataloader.
+            optim_wrapper (OptimWrapper | OptimWrapperDict): One wrapper for
+                the whole pair, or one per member keyed by member name.
+
+        Returns:
+            dict: Log variables.
+        """
+        return run_train_step(self, self, data, optim_wrapper)

@@ -1,0 +1,93 @@
+"""Run one member classifier through its public API for a Bi-KD step.
+
+An adapter returns, from a single forward pass, both the member's own
+losses (exactly what the stock ``model.loss`` returns) and the class
+logits that selection and the KD term compare across members.
+"""
+
+import torch.nn as nn
+from mmpretrain.models.classifiers import ImageClassifier
+from mmpretrain.models.heads import ClsHead, EfficientFormerClsHead
+from torch import Tensor
+
+
+def _loss_is_score_then_get_loss(head: nn.Module) -> bool:
+    """Whether ``head.loss(feats, s)`` is ``head._get_loss(head(feats), s)``.
+
+    That is ``ClsHead.loss``; a head that overrides it may compute its
+    scores differently in training (e.g. ArcFace adds a margin that needs
+    the labels), so its training logits cannot be read off ``head(feats)``.
+    """
+    if not isinstance(head, ClsHead):
+        return False
+    if type(head).loss is ClsHead.loss:
+        return True
+    # Its override only refuses the distilled variant, then calls
+    # ClsHead.loss.
+    return isinstance(head, EfficientFormerClsHead) and not head.dist
+
+
+class ImageClassifierAdapter:
+    """Adapter for ``ImageClassifier`` members with a single-label head.
+
+    Supported heads are the ``ClsHead`` family whose loss is the stock
+    ``ClsHead.loss`` (``LinearClsHead``, ``VisionTransformerClsHead``,
+    ``StackedLinearClsHead``, ``ConformerHead``, ...).
+
+    Args:
+        model (ImageClassifier): The member.
+    """
+
+    def __init__(self, model: ImageClassifier):
+        self.model = model
+        self.num_classes = getattr(model.head, 'num_classes', None) or getattr(
+            model.data_preprocessor, 'num_classes', None
+        )
+
+    def forward_train(
+        self, inputs: Tensor, data_samples: list
+    ) -> tuple[dict, Tensor]:
+        """Own losses and class logits of one batch.
+
+        Returns:
+            tuple[dict, Tensor]: The losses that ``model.loss`` would
+            return (``loss``, and ``accuracy_top-k`` with ``cal_acc``) and
+            the logits ``[B, C]``.
+        """
+        model = self.model
+        feats = model.extract_feat(inputs)
+        cls_score = model.head(feats)
+        losses = model.head._get_loss(cls_score, data_samples)
+        return losses, self.logits(cls_score)
+
+    @staticmethod
+    def logits(cls_score) -> Tensor:
+        """The logits the head predicts with.
+
+        ``ConformerHead`` scores a batch twice (CNN and transformer branch)
+        and predicts with their sum; other heads give one tensor.
+        """
+        if isinstance(cls_score, (tuple, list)):
+            return sum(cls_score)
+        return cls_score
+
+
+def build_adapter(model: nn.Module, name: str) -> ImageClassifierAdapter:
+    """Pick the adapter for a member model.
+
+    Raises:
+        TypeError: If no adapter supports the member's class or head.
+    """
+    if not isinstance(model, ImageClassifier):
+        raise TypeError(
+            f'member {name!r}: {type(model).__name__} is not supported as a '
+            'Bi-KD classification member (supported: ImageClassifier)'
+        )
+    if not _loss_is_score_then_get_loss(model.head):
+        raise TypeError(
+            f'member {name!r}: head {type(model.head).__name__} is not '
+            'supported (supported: single-label ClsHead subclasses that '
+            'keep ClsHead.loss, e.g. LinearClsHead, '
+            'VisionTransformerClsHead)'
+        )
+    return ImageClassifierAdapter(model)

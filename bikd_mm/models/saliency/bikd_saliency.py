@@ -1,0 +1,285 @@
+"""Bi-KD between video saliency models."""
+
+import copy
+
+import torch
+import torch.nn as nn
+from mmengine.model import BaseDataPreprocessor, BaseModel
+
+from bikd_mm.core import select_teachers
+from bikd_mm.core.distribution_kl import MATLAB_EPS, distribution_kl_terms
+from bikd_mm.engine.optimizers.member_step import run_train_step
+from bikd_mm.models.member import build_member, parse_members
+from bikd_mm.registry import MODELS
+
+from .losses.functional import normalize_sum
+from .sample_utils import per_sample_loss, resize_maps, targets_of
+
+GRANULARITIES = ('sample', 'pixel')
+
+
+@MODELS.register_module()
+class BiKDSaliency(BaseModel):
+    """Two or more video saliency models that teach each other (Bi-KD).
+
+    Every member is a :class:`VideoSaliencyModel` built from its own config
+    (its own data preprocessor, so its own normalisation and input size)
+    and checkpoint. One training step::
+
+        for each member m:
+            member_m.data_preprocessor(batch)      # same clips
+            member_m.forward_train -> own losses, map_m
+        maps resized bilinearly to a common size
+        selection: per sample, the member with the lowest
+                   selection_loss (KLD - CC vs. gt_saliency) teaches
+        KD ('sample'): masked KL(p_t || p_s) between the maps divided by
+                       their sum (distributions over the H*W pixels,
+                       eps = 2.2204e-16)
+        train_step: sum of all losses -> one backward -> every member
+                    steps
+
+    Loss keys: ``<member>.<loss_name>``, ``kd.loss_<t>_to_<s>`` and
+    ``<member>.teach_share`` (fraction of the samples, or pixels, the
+    member teaches). :meth:`predict` returns the first member's sample
+    dicts with a ``members`` field holding every member's
+    ``pred_saliency``, for :class:`MemberMetric`.
+
+    ``granularity='pixel'`` is a per-pixel variant: the teacher of each
+    pixel is the member with the lowest per-pixel divergence from the
+    normalised ground truth, and each taught pixel adds the generalised
+    KL divergence ``a log(a / b) - a + b`` (``a = p_t + eps``,
+    ``b = p_s + eps``) of the normalised maps. Unlike the summands of a
+    KL divergence, this term is non-negative at every pixel, so no pixel
+    rewards a student for moving away from its teacher; over all pixels
+    it sums to the KL divergence of the two maps.
+
+    Args:
+        members (list[dict]): Member descriptions: ``name``, ``config`` (a
+            file) or an inline ``model`` dict, optional ``checkpoint``,
+            ``cfg_options`` and ``strict``.
+        granularity (str): ``'sample'`` (reference) or ``'pixel'``.
+        kd_weight (float): Weight of the KD terms. Defaults to 1.0.
+        kd_size (tuple, optional): ``(H, W)`` where maps are compared;
+            None: the largest member output. Defaults to None.
+        selection_loss (dict): Per-sample score for the teacher choice,
+            lower is better. Defaults to ``SaliencyKLDCCLoss`` (KLD - CC).
+        normalize (str): ``'all'`` averages the KD terms over all samples
+            (or pixels), ``'masked'`` over taught ones. Defaults to
+            ``'all'``.
+        detach_teacher (bool): Stop the KD gradient into the teacher.
+            Defaults to False (the reference).
+        tie (str): Tie rule of :func:`bikd_mm.core.select_teachers`.
+            Defaults to ``'auto'``.
+        eps (float): Stabiliser of the KL. Defaults to 2.2204e-16.
+        data_preprocessor (dict, optional): Preprocessor of the pair; it
+            only moves data to the device, each member normalises itself.
+        init_cfg (dict, optional): Initialisation config.
+    """
+
+    def __init__(
+        self,
+        members: list,
+        granularity: str = 'sample',
+        kd_weight: float = 1.0,
+        kd_size: tuple | None = None,
+        selection_loss: dict = dict(type='SaliencyKLDCCLoss'),  # noqa: B006
+        normalize: str = 'all',
+        detach_teacher: bool = False,
+        tie: str = 'auto',
+        eps: float = MATLAB_EPS,
+        data_preprocessor: dict | None = None,
+        init_cfg: dict | None = None,
+    ) -> None:
+        if data_preprocessor is None:
+            data_preprocessor = BaseDataPreprocessor()
+        elif isinstance(data_preprocessor, dict):
+            data_preprocessor = MODELS.build(data_preprocessor)
+        super().__init__(
+            data_preprocessor=data_preprocessor, init_cfg=init_cfg
+        )
+        if granularity not in GRANULARITIES:
+            raise ValueError(
+                f'granularity must be one of {GRANULARITIES}, got '
+                f'{granularity!r}'
+            )
+        self.granularity = granularity
+        self.kd_weight = kd_weight
+        self.kd_size = tuple(kd_size) if kd_size is not None else None
+        self.normalize = normalize
+        self.detach_teacher = detach_teacher
+        self.tie = tie
+        self.eps = eps
+        self.selection_loss = MODELS.build(copy.deepcopy(selection_loss))
+        self.member_specs = parse_members(members)
+        self.members = nn.ModuleDict(
+            {
+                spec.name: build_member(spec, MODELS)
+                for spec in self.member_specs
+            }
+        )
+        for name, model in self.members.items():
+            if not hasattr(model, 'forward_train'):
+                raise TypeError(
+                    f'member {name!r} ({type(model).__name__}) is not a '
+                    'video saliency model (no forward_train)'
+                )
+
+    @property
+    def member_names(self) -> list[str]:
+        return list(self.members.keys())
+
+    def init_weights(self) -> None:
+        """Initialise members that have no checkpoint."""
+        for spec in self.member_specs:
+            if spec.checkpoint is None:
+                self.members[spec.name].init_weights()
+
+    def _member_batch(self, name: str, inputs, data_samples, training: bool):
+        data = dict(inputs=inputs, data_samples=data_samples)
+        data = self.members[name].data_preprocessor(data, training)
+        return data['inputs'], data['data_samples']
+
+    def forward(self, inputs, data_samples=None, mode: str = 'tensor'):
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        if mode == 'tensor':
+            return {
+                name: self.members[name]._forward(
+                    *self._member_batch(name, inputs, data_samples, False)
+                )
+                for name in self.member_names
+            }
+        raise RuntimeError(
+            f'invalid mode {mode!r}: use loss, predict or tensor'
+        )
+
+    def loss(self, inputs, data_samples: list) -> dict:
+        """Every member's losses, the KD terms and the teach shares."""
+        losses, maps = {}, {}
+        for name in self.member_names:
+            m_inputs, m_samples = self._member_batch(
+                name, inputs, data_samples, True
+            )
+            own, member_maps = self.members[name].forward_train(
+                m_inputs, m_samples
+            )
+            losses.update({f'{name}.{k}': v for k, v in own.items()})
+            maps[name] = member_maps
+        losses.update(self._kd_losses(maps, data_samples))
+        return losses
+
+    def _common_size(self, maps: dict) -> tuple:
+        if self.kd_size is not None:
+            return self.kd_size
+        return max(
+            (tuple(m.shape[-2:]) for m in maps.values()),
+            key=lambda s: s[0] * s[1],
+        )
+
+    def _kd_losses(self, maps: dict, data_samples: list) -> dict:
+        names = self.member_names
+        size = self._common_size(maps)
+        aligned = [resize_maps(maps[n], size) for n in names]
+        if self.granularity == 'sample':
+            with torch.no_grad():
+                scores = torch.stack(
+                    [
+                        per_sample_loss(self.selection_loss, m, data_samples)
+                        for m in aligned
+                    ]
+                )
+            teacher = select_teachers(
+                scores,
+                higher_is_better=False,
+                valid=torch.isfinite(scores).all(0),
+                tie=self.tie,
+            )
+            probs = [normalize_sum(m.flatten(1), self.eps) for m in aligned]
+            terms = distribution_kl_terms(
+                probs,
+                teacher,
+                dim=1,
+                eps=self.eps,
+                detach_teacher=self.detach_teacher,
+                normalize=self.normalize,
+            )
+            count = teacher.numel()
+        else:
+            terms, teacher = self._pixel_terms(aligned, data_samples, size)
+            count = teacher.numel()
+        out = {}
+        for t, t_name in enumerate(names):
+            for s, s_name in enumerate(names):
+                if s != t:
+                    out[f'kd.loss_{t_name}_to_{s_name}'] = (
+                        self.kd_weight * terms[t, s]
+                    )
+        for t, t_name in enumerate(names):
+            out[f'{t_name}.teach_share'] = (teacher == t).sum().float() / max(
+                count, 1
+            )
+        return out
+
+    def _pixel_terms(self, aligned: list, data_samples: list, size: tuple):
+        """Per-pixel teachers and generalised-KL KD terms."""
+        eps = self.eps
+        gts = targets_of(data_samples, 'gt_saliency', aligned[0].device)
+        gt = torch.stack(
+            [resize_maps(g[None, None], size)[0, 0] for g in gts]
+        ).flatten(1)
+        q = normalize_sum(gt, eps) + eps
+        probs = [normalize_sum(m.flatten(1), eps) + eps for m in aligned]
+        with torch.no_grad():
+            scores = torch.stack([q * torch.log(q / p) - q + p for p in probs])
+        teacher = select_teachers(scores, higher_is_better=False, tie=self.tie)
+        num = len(probs)
+        zero = probs[0].new_zeros(())
+        rows = []
+        for t in range(num):
+            mask = teacher == t
+            p_t = probs[t].detach() if self.detach_teacher else probs[t]
+            row = []
+            for s in range(num):
+                if s == t:
+                    row.append(zero)
+                    continue
+                div = p_t * torch.log(p_t / probs[s]) - p_t + probs[s]
+                # Per-image sums keep the scale of the per-sample KL.
+                row.append(torch.where(mask, div, 0).sum())
+            rows.append(torch.stack(row))
+        terms = torch.stack(rows)
+        if self.normalize == 'masked':
+            denom = (teacher >= 0).any(1).sum().clamp_min(1)
+        else:
+            denom = teacher.shape[0]
+        return terms / denom, teacher
+
+    def predict(self, inputs, data_samples: list | None = None) -> list:
+        """Predict with every member.
+
+        Returns:
+            list[dict]: Per sample, the first member's output (sample keys
+            and ``pred_saliency``) with ``members``: ``{name:
+            {'pred_saliency': map}}`` for every member.
+        """
+        results = {}
+        for name in self.member_names:
+            m_inputs, m_samples = self._member_batch(
+                name, inputs, data_samples, False
+            )
+            results[name] = self.members[name].predict(m_inputs, m_samples)
+        outputs = []
+        for i, first in enumerate(results[self.member_names[0]]):
+            sample = dict(first)
+            sample['members'] = {
+                name: dict(pred_saliency=results[name][i]['pred_saliency'])
+                for name in self.member_names
+            }
+            outputs.append(sample)
+        return outputs
+
+    def train_step(self, data, optim_wrapper) -> dict:
+        """Forward all members, one backward, update every member."""
+        return run_train_step(self, self, data, optim_wrapper)

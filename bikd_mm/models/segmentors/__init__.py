@@ -1,0 +1,3 @@
+from .bikd_segmentor import BiKDSegmentor
+
+__all__ = ['BiKDSegmentor']

@@ -1,0 +1,345 @@
+import copy
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.model import BaseDataPreprocessor, BaseModel
+from mmengine.structures import BaseDataElement
+from mmseg.registry import MODELS
+from torch import Tensor
+
+from bikd_mm.core import (
+    masked_kl_terms,
+    per_image_mean,
+    pixel_cross_entropy,
+    select_teachers,
+)
+from bikd_mm.engine.optimizers.member_step import run_train_step
+from bikd_mm.models.member import build_member, parse_members
+from bikd_mm.models.segmentors.member_adapters import build_adapter
+
+GRANULARITIES = ('pixel', 'image')
+KD_RESOLUTIONS = ('logits', 'labels')
+
+
+@MODELS.register_module()
+class BiKDSegmentor(BaseModel):
+    """Two or more segmentors that teach each other (Bi-KD).
+
+    Every member is a stock mmseg segmentor built from its own config, with
+    its own data preprocessor and checkpoint. One training step::
+
+        loss(): for each member m:
+                    member_m.data_preprocessor(batch)
+                    adapter.forward_train(member_m) -> own losses, logits_m
+                -> per-pixel task loss of each member (CE vs. label)
+                -> select_teachers (lowest loss teaches, per pixel or image)
+                -> masked_kl_terms(logits, teacher): KL(p_t || p_s)
+        train_step(): sum of all losses -> one backward
+                      -> every member's optimizer steps
+
+    Args:
+        members (list[dict]): Member descriptions: ``name``, ``config`` (a
+            file or ``'mmseg::...'`` path) or an inline ``model`` dict,
+            optional ``checkpoint`` (path or URL), ``cfg_options`` and
+            ``strict``.
+        granularity (str): ``'pixel'`` selects the teacher per pixel by its
+            cross-entropy; ``'image'`` per image by its mean
+            cross-entropy (the reference). Defaults to ``'pixel'``.
+        kd_resolution (str): ``'labels'`` computes selection and KD on
+            logits upsampled to the label size; ``'logits'`` on logits
+            resized to the largest member logit size, with labels
+            downsampled by nearest neighbour. Defaults to ``'logits'``.
+        kd_weight (float): Weight of the KD term; 0 skips it entirely (the
+            members then train independently on the same batches).
+            Defaults to 1.0.
+        temperature (float): Softmax temperature of the KD term (the loss
+            is multiplied by T^2). Defaults to 1.0 (the reference).
+        normalize (str): ``'all'`` averages the KD term over every valid
+            pixel (the reference), ``'masked'`` over taught pixels only.
+        detach_teacher (bool): Stop the KD gradient into the teaching
+            member. Defaults to False (the reference).
+        tie (str): Tie rule of :func:`bikd_mm.core.select_teachers`.
+            Defaults to ``'auto'`` (the reference).
+        data_preprocessor (dict, optional): Preprocessor of the pair; it
+            only moves data to the device, each member normalises itself.
+        init_cfg (dict, optional): Initialisation config.
+    """
+
+    def __init__(
+        self,
+        members: list,
+        granularity: str = 'pixel',
+        kd_resolution: str = 'logits',
+        kd_weight: float = 1.0,
+        temperature: float = 1.0,
+        normalize: str = 'all',
+        detach_teacher: bool = False,
+        tie: str = 'auto',
+        data_preprocessor: dict | None = None,
+        init_cfg: dict | None = None,
+    ):
+        if data_preprocessor is None:
+            data_preprocessor = BaseDataPreprocessor()
+        super().__init__(
+            data_preprocessor=data_preprocessor, init_cfg=init_cfg
+        )
+        if granularity not in GRANULARITIES:
+            raise ValueError(
+                f'granularity must be one of {GRANULARITIES}, '
+                f'got {granularity!r}'
+            )
+        if kd_resolution not in KD_RESOLUTIONS:
+            raise ValueError(
+                f'kd_resolution must be one of '
+                f'{KD_RESOLUTIONS}, got {kd_resolution!r}'
+            )
+        self.granularity = granularity
+        self.kd_resolution = kd_resolution
+        self.kd_weight = kd_weight
+        self.temperature = temperature
+        self.normalize = normalize
+        self.detach_teacher = detach_teacher
+        self.tie = tie
+        # Set by TeacherMapVisualizationHook for the steps it draws.
+        self.record_kd_maps = False
+        self.last_kd_maps: dict | None = None
+
+        self.member_specs = parse_members(members)
+        self.members = nn.ModuleDict(
+            {
+                spec.name: build_member(spec, MODELS)
+                for spec in self.member_specs
+            }
+        )
+        self.adapters = {
+            name: build_adapter(model, name)
+            for name, model in self.members.items()
+        }
+        self._check_compatible()
+
+    @property
+    def member_names(self) -> list[str]:
+        return list(self.members.keys())
+
+    def _check_compatible(self) -> None:
+        names = self.member_names
+        classes = {n: self.adapters[n].num_classes for n in names}
+        if len(set(classes.values())) > 1:
+            raise ValueError(
+                'members must predict the same classes; class counts: '
+                + ', '.join(f'{n}={c}' for n, c in classes.items())
+            )
+        ignore = {n: self.adapters[n].ignore_index for n in names}
+        if len(set(ignore.values())) > 1:
+            raise ValueError(
+                'members must share one ignore_index; got '
+                + ', '.join(f'{n}={i}' for n, i in ignore.items())
+            )
+        self.num_classes = classes[names[0]]
+        self.ignore_index = ignore[names[0]]
+
+    def init_weights(self) -> None:
+        """Initialise members that have no checkpoint.
+
+        Members loaded from a checkpoint keep those weights.
+        """
+        for spec in self.member_specs:
+            if spec.checkpoint is None:
+                self.members[spec.name].init_weights()
+
+    # ------------------------------------------------------------------
+    # forward
+    def forward(
+        self,
+        inputs: list | Tensor,
+        data_samples: list | None = None,
+        mode: str = 'tensor',
+    ):
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        if mode == 'tensor':
+            return {
+                name: self.members[name]._forward(
+                    *self._member_batch(name, inputs, data_samples, False)
+                )
+                for name in self.member_names
+            }
+        raise RuntimeError(
+            f'invalid mode {mode!r}: use loss, predict or tensor'
+        )
+
+    def _member_batch(
+        self, name: str, inputs, data_samples, training: bool
+    ) -> tuple:
+        # Each member normalises and pads the shared batch with its own
+        # preprocessor; preprocessors pad ground truth in place, so each
+        # member gets its own copy of the samples.
+        data = dict(inputs=inputs, data_samples=copy.deepcopy(data_samples))
+        data = self.members[name].data_preprocessor(data, training)
+        return data['inputs'], data['data_samples']
+
+    def loss(self, inputs, data_samples: list) -> dict:
+        """Every member's own losses, the KD terms and teach shares.
+
+        Returns:
+            dict: ``<member>.<key>`` for each member loss (e.g.
+            ``r50.decode.loss_ce``), ``kd.loss_<t>_to_<s>`` for each
+            direction, and ``<member>.teach_share``.
+        """
+        losses, logits, labels = {}, {}, None
+        for name in self.member_names:
+            m_inputs, m_samples = self._member_batch(
+                name, inputs, data_samples, True
+            )
+            own, seg_logits = self.adapters[name].forward_train(
+                m_inputs, m_samples
+            )
+            losses.update({f'{name}.{k}': v for k, v in own.items()})
+            logits[name] = seg_logits
+            if labels is None:
+                labels = torch.stack(
+                    [s.gt_sem_seg.data[0] for s in m_samples]
+                ).long()
+            elif m_samples[0].gt_sem_seg.data.shape[-2:] != labels.shape[-2:]:
+                raise ValueError(
+                    f'members pad the batch differently: {name!r} labels '
+                    f'{tuple(m_samples[0].gt_sem_seg.data.shape[-2:])} vs '
+                    f'{self.member_names[0]!r} {tuple(labels.shape[-2:])}; '
+                    'give every member the same data_preprocessor size'
+                )
+        if self.kd_weight:
+            losses.update(self._kd_losses(logits, labels))
+        return losses
+
+    def _kd_losses(self, logits: dict, labels: Tensor) -> dict:
+        names = self.member_names
+        aligned, labels = self._align(logits, labels)
+        valid = labels != self.ignore_index
+        # One log-softmax per member serves the selection and the KL.
+        log_probs = [value.log_softmax(1) for value in aligned]
+        with torch.no_grad():
+            task = torch.stack(
+                [
+                    pixel_cross_entropy(
+                        lp,
+                        labels,
+                        ignore_index=self.ignore_index,
+                        from_log_probs=True,
+                    )
+                    for lp in log_probs
+                ]
+            )
+        if self.granularity == 'image':
+            per_image = torch.stack([per_image_mean(t, valid) for t in task])
+            image_valid = valid.flatten(1).any(1)
+            teacher = select_teachers(
+                per_image,
+                higher_is_better=False,
+                valid=image_valid,
+                tie=self.tie,
+            )
+            teacher = teacher[:, None, None].expand_as(labels)
+            teacher = teacher.masked_fill(~valid, -1)
+        else:
+            teacher = select_teachers(
+                task, higher_is_better=False, valid=valid, tie=self.tie
+            )
+        terms = masked_kl_terms(
+            log_probs,
+            teacher,
+            class_dim=1,
+            temperature=self.temperature,
+            detach_teacher=self.detach_teacher,
+            normalize=self.normalize,
+            valid=valid,
+            from_log_probs=True,
+        )
+        out = {}
+        for t, t_name in enumerate(names):
+            for s, s_name in enumerate(names):
+                if s != t:
+                    out[f'kd.loss_{t_name}_to_{s_name}'] = (
+                        self.kd_weight * terms[t, s]
+                    )
+        if self.record_kd_maps:
+            self.last_kd_maps = dict(
+                labels=labels.detach(),
+                teacher=teacher.detach(),
+                preds={
+                    n: lp.detach().argmax(1) for n, lp in zip(names, log_probs)
+                },
+            )
+        num_valid = valid.sum().clamp(min=1)
+        for t, t_name in enumerate(names):
+            out[f'{t_name}.teach_share'] = (
+                teacher == t
+            ).sum().float() / num_valid
+        return out
+
+    def _align(self, logits: dict, labels: Tensor) -> tuple:
+        """Resize every member's logits to the KD resolution."""
+        if self.kd_resolution == 'labels':
+            size = tuple(labels.shape[-2:])
+        else:
+            size = max(
+                (tuple(v.shape[-2:]) for v in logits.values()),
+                key=lambda s: s[0] * s[1],
+            )
+            if size != tuple(labels.shape[-2:]):
+                labels = F.interpolate(
+                    labels[:, None].float(), size=size, mode='nearest'
+                )[:, 0].long()
+        aligned = []
+        for name, value in logits.items():
+            if tuple(value.shape[-2:]) != size:
+                value = F.interpolate(
+                    value,
+                    size=size,
+                    mode='bilinear',
+                    align_corners=self.adapters[name].align_corners,
+                )
+            aligned.append(value)
+        return aligned, labels
+
+    def predict(self, inputs, data_samples: list | None = None) -> list:
+        """Predict with every member.
+
+        Returns:
+            list[SegDataSample]: One sample per image, holding the first
+            member's ``pred_sem_seg`` (so stock metrics and visualisers
+            work) and a ``members`` field with every member's prediction
+            (``sample.members.<name>.pred_sem_seg``).
+        """
+        results = {}
+        for name in self.member_names:
+            m_inputs, m_samples = self._member_batch(
+                name, inputs, data_samples, False
+            )
+            results[name] = self.members[name].predict(m_inputs, m_samples)
+        outputs = []
+        for i, first in enumerate(results[self.member_names[0]]):
+            sample = first.clone() if hasattr(first, 'clone') else first
+            per_member = BaseDataElement()
+            for name in self.member_names:
+                per_member.set_field(results[name][i], name)
+            sample.members = per_member
+            outputs.append(sample)
+        return outputs
+
+    # ------------------------------------------------------------------
+    # training step
+    def train_step(self, data, optim_wrapper) -> dict:
+        """Forward all members, one backward, update every member.
+
+        Args:
+            data (dict): A batch from the dataloader.
+            optim_wrapper (OptimWrapper | OptimWrapperDict): One wrapper for
+                the whole pair, or one per member keyed by member name.
+
+        Returns:
+            dict: Log variables.
+        """
+        return run_train_step(self, self, data, optim_wrapper)

@@ -1,0 +1,81 @@
+"""Run one member segmentor through its public API for a Bi-KD step.
+
+An adapter returns, from a single forward pass, both the member's own
+losses (exactly what the stock ``model.loss`` returns) and the per-pixel
+class logits that the KD term compares across members.
+"""
+
+import torch.nn as nn
+from mmseg.models.segmentors import EncoderDecoder
+from mmseg.utils import add_prefix
+from torch import Tensor
+
+
+class EncoderDecoderAdapter:
+    """Adapter for ``EncoderDecoder`` members with per-pixel decode heads.
+
+    Args:
+        model (EncoderDecoder): The member.
+    """
+
+    def __init__(self, model: EncoderDecoder):
+        self.model = model
+        head = model.decode_head
+        self.num_classes = (
+            head.out_channels
+            if getattr(head, 'use_sigmoid', False) and head.out_channels == 1
+            else head.num_classes
+        )
+        self.ignore_index = head.ignore_index
+        self.align_corners = head.align_corners
+
+    def forward_train(
+        self, inputs: Tensor, data_samples: list
+    ) -> tuple[dict, Tensor]:
+        """Own losses and decode logits of one batch.
+
+        Returns:
+            tuple[dict, Tensor]: The losses that ``model.loss`` would
+            return (``decode.*``, ``aux.*``) and the decode head's logits
+            ``[B, C, h, w]`` at the head's output resolution.
+        """
+        model = self.model
+        feats = model.extract_feat(inputs)
+        seg_logits = model.decode_head(feats)
+        losses = add_prefix(
+            model.decode_head.loss_by_feat(seg_logits, data_samples), 'decode'
+        )
+        if model.with_auxiliary_head:
+            heads = model.auxiliary_head
+            if isinstance(heads, nn.ModuleList):
+                for idx, head in enumerate(heads):
+                    losses.update(
+                        add_prefix(
+                            head.loss(feats, data_samples, model.train_cfg),
+                            f'aux_{idx}',
+                        )
+                    )
+            else:
+                losses.update(
+                    add_prefix(
+                        heads.loss(feats, data_samples, model.train_cfg), 'aux'
+                    )
+                )
+        return losses, seg_logits
+
+
+def build_adapter(model: nn.Module, name: str) -> EncoderDecoderAdapter:
+    """Pick the adapter for a member model.
+
+    Raises:
+        TypeError: If no adapter supports the member's class.
+    """
+    if isinstance(model, EncoderDecoder) and not isinstance(
+        model.decode_head, nn.ModuleList
+    ):
+        return EncoderDecoderAdapter(model)
+    raise TypeError(
+        f'member {name!r}: {type(model).__name__} is not supported as a '
+        'Bi-KD segmentation member (supported: EncoderDecoder with one '
+        'decode head)'
+    )

@@ -1,0 +1,191 @@
+"""Safe, atomic checkpoint input and output.
+
+Checkpoints are always unpickled with ``weights_only=True``. A file that
+needs arbitrary unpickling is refused unless the caller opts in explicitly
+(``allow_unsafe=True``, the ``allow_unsafe_checkpoint`` config key or the
+``--allow-unsafe-checkpoint`` flag of the tools), since unpickling can run
+arbitrary code.
+"""
+
+import os
+import os.path as osp
+import pickle
+import shutil
+import tempfile
+import urllib.error
+import urllib.request
+from collections import OrderedDict
+
+import torch
+import torch.nn as nn
+
+UNSAFE_ENV = 'BIKD_ALLOW_UNSAFE_CHECKPOINT'
+DOWNLOAD_TIMEOUT = 60.0
+
+
+class UnsafeCheckpointError(RuntimeError):
+    """A checkpoint needs arbitrary unpickling and was not trusted."""
+
+
+def _cache_dir() -> str:
+    return osp.join(torch.hub.get_dir(), 'checkpoints')
+
+
+def download_checkpoint(url: str, timeout: float = DOWNLOAD_TIMEOUT) -> str:
+    """Download ``url`` into torch's hub cache, atomically, with a timeout.
+
+    Args:
+        url (str): An ``http(s)://`` address.
+        timeout (float): Seconds to wait for the server to answer.
+
+    Returns:
+        str: The cached file (reused when already present).
+
+    Raises:
+        RuntimeError: If the address cannot be reached or read.
+    """
+    os.makedirs(_cache_dir(), exist_ok=True)
+    target = osp.join(_cache_dir(), osp.basename(url.split('?')[0]))
+    if osp.isfile(target):
+        return target
+    fd, tmp = tempfile.mkstemp(dir=_cache_dir(), suffix='.part')
+    try:
+        with (
+            os.fdopen(fd, 'wb') as out,
+            urllib.request.urlopen(url, timeout=timeout) as response,
+        ):
+            shutil.copyfileobj(response, out)
+        os.replace(tmp, target)
+    except (urllib.error.URLError, OSError, ValueError) as err:
+        raise RuntimeError(
+            f'cannot download checkpoint {url} (timeout {timeout:.0f} s): '
+            f'{err}. Download it elsewhere and give its local path.'
+        ) from err
+    finally:
+        if osp.exists(tmp):
+            os.remove(tmp)
+    return target
+
+
+def load_checkpoint_file(
+    filename: str, allow_unsafe: bool | None = None, owner: str = 'checkpoint'
+) -> dict:
+    """Load a checkpoint file or URL with safe unpickling.
+
+    Args:
+        filename (str): Local path or ``http(s)://`` URL.
+        allow_unsafe (bool, optional): Fall back to full unpickling for
+            files that need it. Defaults to the environment variable
+            ``BIKD_ALLOW_UNSAFE_CHECKPOINT=1``, else False.
+        owner (str): Who asks for it, for error messages.
+
+    Returns:
+        dict: The loaded object.
+    """
+    if allow_unsafe is None:
+        allow_unsafe = os.environ.get(UNSAFE_ENV, '0') == '1'
+    if filename.startswith(('http://', 'https://')):
+        filename = download_checkpoint(filename)
+    if not osp.isfile(filename):
+        raise FileNotFoundError(
+            f'{owner}: checkpoint file not found: {filename}'
+        )
+    try:
+        return torch.load(filename, map_location='cpu', weights_only=True)
+    except pickle.UnpicklingError as err:
+        if not allow_unsafe:
+            raise UnsafeCheckpointError(
+                f'{owner}: {filename} holds objects that only full '
+                'unpickling can rebuild, which can run arbitrary code. '
+                'Only if you trust this file, opt in with '
+                '`allow_unsafe_checkpoint=True` in the config, '
+                '`--allow-unsafe-checkpoint` on the command line, or '
+                f'{UNSAFE_ENV}=1. Details: {str(err).splitlines()[-1]}'
+            ) from err
+        return torch.load(filename, map_location='cpu', weights_only=False)
+    except (RuntimeError, EOFError, OSError, ValueError) as err:
+        raise RuntimeError(
+            f'{owner}: cannot read checkpoint {filename} '
+            f'(corrupt or not a torch file): {err}'
+        ) from err
+
+
+def extract_state_dict(checkpoint: dict) -> OrderedDict:
+    """Return the model weights of a checkpoint, without ``module.``."""
+    state = checkpoint
+    for key in ('state_dict', 'model'):
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+            break
+    if not isinstance(state, dict):
+        raise RuntimeError('checkpoint holds no state dict')
+    return OrderedDict(
+        (k[len('module.') :] if k.startswith('module.') else k, v)
+        for k, v in state.items()
+    )
+
+
+def load_state_dict_safely(
+    model: nn.Module,
+    filename: str,
+    strict: bool = True,
+    owner: str = 'model',
+    allow_unsafe: bool | None = None,
+) -> None:
+    """Load weights from ``filename`` into ``model``.
+
+    Args:
+        model (nn.Module): Target model.
+        filename (str): Local path or URL.
+        strict (bool): Require exactly matching keys and shapes.
+        owner (str): Who the model is, for error messages.
+        allow_unsafe (bool, optional): See :func:`load_checkpoint_file`.
+
+    Raises:
+        RuntimeError: On missing, unexpected or mis-shaped keys (with
+            ``strict``), listing them.
+    """
+    state = extract_state_dict(
+        load_checkpoint_file(filename, allow_unsafe, owner)
+    )
+    own = model.state_dict()
+    mismatched = [
+        f'{k}: checkpoint {tuple(v.shape)} vs model {tuple(own[k].shape)}'
+        for k, v in state.items()
+        if k in own and hasattr(v, 'shape') and v.shape != own[k].shape
+    ]
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    if strict and (missing or unexpected or mismatched):
+
+        def head(keys: list) -> str:
+            more = f' ... and {len(keys) - 10} more' if len(keys) > 10 else ''
+            return ', '.join(keys[:10]) + more
+
+        raise RuntimeError(
+            f'{owner}: checkpoint {filename} does not match the model '
+            '(another architecture?). '
+            f'missing keys ({len(missing)}): {head(missing)}; '
+            f'unexpected keys ({len(unexpected)}): {head(unexpected)}; '
+            f'shape mismatches ({len(mismatched)}): {head(mismatched)}'
+        )
+    state = OrderedDict(
+        (k, v)
+        for k, v in state.items()
+        if k in own and k not in {m.split(':')[0] for m in mismatched}
+    )
+    model.load_state_dict(state, strict=False)
+
+
+def save_atomic(obj: object, filename: str) -> None:
+    """``torch.save`` to a temporary sibling, then rename into place."""
+    directory = osp.dirname(osp.abspath(filename))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.tmp-', suffix='.pth')
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, filename)
+    finally:
+        if osp.exists(tmp):
+            os.remove(tmp)

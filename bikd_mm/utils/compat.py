@@ -1,0 +1,102 @@
+"""Compatibility of the pinned OpenMMLab stack with current PyTorch.
+
+Every fix that the pinned stack (mmengine 0.10.7, mmcv 2.1.0, mmseg 1.2.2,
+mmpretrain 1.2.0) needs on torch 2.14 lives here, is applied once by
+:func:`apply_compat` when ``bikd_mm`` is imported, and has a test in
+``tests/utils/test_compat.py`` that fails without it.
+
+1. Safe checkpoint loading. Since torch 2.6, ``torch.load`` defaults to
+   ``weights_only=True``, which refuses any global that is not allow-listed.
+   mmengine 0.10.7 calls ``torch.load`` without ``weights_only`` when it
+   loads and resumes checkpoints, and its checkpoints hold a few non-tensor
+   objects: the message hub's ``HistoryBuffer`` (numpy arrays inside) and
+   numpy scalars in ``meta`` (best scores, seeds). We allow-list exactly
+   those types, so loading stays in weights-only mode and a checkpoint that
+   needs anything else is still refused.
+2. ``HistoryBuffer`` pickles its class-level registry of statistics
+   functions (``min``, ``max``, ...) into every instance, which the
+   weights-only unpickler can only rebuild through ``getattr``: an
+   allow-list entry that would let a checkpoint call arbitrary attributes.
+   The registry is rebuilt on import anyway, so its pickled state leaves it
+   out (``HistoryBuffer.__setstate__`` already accepts a state without it).
+3. Distributed training on CPU. mmengine's ``init_dist`` for the
+   ``pytorch`` launcher always calls ``torch.cuda.set_device``, which fails
+   on a machine without a GPU, so a gloo run (CPU clusters, CI) cannot
+   start. Without CUDA, the process group is initialised without selecting
+   a device; with CUDA, mmengine's own function runs unchanged.
+"""
+
+import numpy as np
+import torch
+
+
+def _numpy_safe_globals() -> list:
+    """Numpy types that mmengine checkpoints pickle, under numpy 1 and 2."""
+    try:
+        from numpy._core.multiarray import _reconstruct, scalar
+    except ImportError:  # numpy < 2
+        from numpy.core.multiarray import _reconstruct, scalar
+    dtype_classes = [
+        type(np.dtype(name))
+        for name in (
+            'bool',
+            'int8',
+            'int16',
+            'int32',
+            'int64',
+            'uint8',
+            'float16',
+            'float32',
+            'float64',
+        )
+    ]
+    return [_reconstruct, scalar, np.ndarray, np.dtype, *dtype_classes]
+
+
+def checkpoint_safe_globals() -> list:
+    """Return the non-tensor types that mmengine checkpoints contain.
+
+    Returns:
+        list: Classes and functions to pass to
+        ``torch.serialization.add_safe_globals``.
+    """
+    from mmengine.logging.history_buffer import HistoryBuffer
+
+    return [HistoryBuffer, *_numpy_safe_globals()]
+
+
+def _history_buffer_getstate(self) -> dict:
+    state = dict(self.__dict__)
+    state.pop('statistics_methods', None)
+    return state
+
+
+def _cpu_aware_init_dist_pytorch(original):
+    def init(backend='nccl', init_backend='torch', **kwargs) -> None:
+        if torch.cuda.is_available():
+            return original(backend, init_backend=init_backend, **kwargs)
+        import torch.distributed as torch_dist
+
+        torch_dist.init_process_group(backend=backend, **kwargs)
+
+    init.__wrapped__ = original
+    return init
+
+
+_applied = False
+
+
+def apply_compat() -> None:
+    """Apply every compatibility fix once (idempotent)."""
+    global _applied
+    if _applied:
+        return
+    import mmengine.dist.utils as dist_utils
+    from mmengine.logging.history_buffer import HistoryBuffer
+
+    HistoryBuffer.__getstate__ = _history_buffer_getstate
+    dist_utils._init_dist_pytorch = _cpu_aware_init_dist_pytorch(
+        dist_utils._init_dist_pytorch
+    )
+    torch.serialization.add_safe_globals(checkpoint_safe_globals())
+    _applied = True

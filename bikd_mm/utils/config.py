@@ -1,0 +1,49 @@
+"""Load configs for the tools, with checked overrides."""
+
+from mmengine.config import Config
+
+
+def load_config(path: str, cfg_options: dict | None = None) -> Config:
+    """Load a config file and apply ``--cfg-options`` overrides.
+
+    Args:
+        path (str): A config file, or ``'mmseg::...'`` /
+            ``'mmpretrain::...'`` for a config of an installed package.
+        cfg_options (dict, optional): ``{dotted.key: value}`` overrides.
+            Every key's parent must exist in the config (a new leaf is
+            allowed), so a misspelt key fails instead of being ignored.
+
+    Returns:
+        Config: The loaded config.
+
+    Raises:
+        FileNotFoundError: If the config file does not exist.
+        KeyError: If an override's parent key is not in the config.
+    """
+    from bikd_mm.models.member import resolve_config_path
+
+    cfg = Config.fromfile(resolve_config_path(path))
+    if cfg_options:
+        for key in cfg_options:
+            _check_parent_exists(cfg, key, path)
+        cfg.merge_from_dict(cfg_options)
+    return cfg
+
+
+def _check_parent_exists(cfg: Config, key: str, path: str) -> None:
+    node = cfg
+    parts = key.split('.')
+    for depth, part in enumerate(parts[:-1]):
+        if (
+            isinstance(node, (list, tuple))
+            and part.isdigit()
+            and int(part) < len(node)
+        ):
+            node = node[int(part)]
+        elif isinstance(node, (dict, Config)) and part in node:
+            node = node[part]
+        else:
+            raise KeyError(
+                f'--cfg-options {key}: {".".join(parts[: depth + 1])!r} is '
+                f'not in the config {path}'
+            )

@@ -1,0 +1,46 @@
+# Bi-KD: ViT-B/16 + DeiT-Ti on ImageNet-1k, from the mmpretrain model zoo,
+# with the reference fine-tuning settings (Adam, lr 1e-6, wd 1e-5, batch
+# 128, 20 epochs, constant learning rate).
+_base_ = [
+    'mmpretrain::_base_/datasets/imagenet_bs64_swin_224.py',
+    'mmpretrain::_base_/default_runtime.py',
+]
+custom_imports = dict(imports=['bikd_mm'], allow_failed_imports=False)
+runner_type = 'BiKDRunner'
+zoo = 'https://download.openmmlab.com/mmclassification/v0'
+model = dict(
+    type='BiKDClassifier',
+    members=[
+        dict(
+            name='vit_b',
+            config='mmpretrain::vision_transformer/vit-base-p16_32xb128-mae_in1k.py',  # noqa: E501
+            checkpoint=f'{zoo}/vit/vit-base-p16_pt-32xb128-mae_in1k_20220623-4c544545.pth',  # noqa: E501
+        ),
+        dict(
+            name='vit_t',
+            config='mmpretrain::deit/deit-tiny_4xb256_in1k.py',
+            checkpoint=f'{zoo}/deit/deit-tiny_pt-4xb256_in1k_20220218-13b382a0.pth',  # noqa: E501
+        ),
+    ],
+    # Both member configs train with Mixup and CutMix; the pair mixes each
+    # batch once, with the first member's settings (None: no mixing).
+    batch_augments='first',
+)
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='Adam', lr=1e-6, weight_decay=1e-5),
+)
+param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=True)]
+train_dataloader = dict(batch_size=128)
+train_cfg = dict(by_epoch=True, max_epochs=20, val_interval=1)
+val_cfg = dict()
+test_cfg = dict()
+default_hooks = dict(
+    checkpoint=dict(
+        type='CheckpointHook',
+        interval=1,
+        max_keep_ckpts=2,
+        save_best=['vit_b/accuracy/top1', 'vit_t/accuracy/top1'],
+        rule='greater',
+    )
+)

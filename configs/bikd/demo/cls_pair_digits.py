@@ -1,0 +1,50 @@
+# Bi-KD demo: the two classification demo members, each pre-trained alone
+# (see tools/demo/run_demo.py, which writes their checkpoints), fine-tuned
+# together on the digits.
+_base_ = [
+    '../../_base_/datasets/digits_cls.py',
+    '../../_base_/schedules/demo_iters_cls.py',
+]
+custom_imports = dict(imports=['bikd_mm'], allow_failed_imports=False)
+runner_type = 'BiKDRunner'
+members_dir = '{{fileDirname}}/members'
+pretrained_dir = 'work_dirs/demo/cls/pretrained'
+model = dict(
+    type='BiKDClassifier',
+    members=[
+        dict(
+            name='cnn',
+            config=f'{members_dir}/resnet-tiny_digits.py',
+            checkpoint=f'{pretrained_dir}/cnn.pth',
+        ),
+        dict(
+            name='vit',
+            config=f'{members_dir}/vit-tiny_digits.py',
+            checkpoint=f'{pretrained_dir}/vit.pth',
+        ),
+    ],
+)
+train_dataloader = dict(batch_size=32)
+val_dataloader = dict(batch_size=64)
+test_dataloader = val_dataloader
+# Fine-tuning: one AdamW setting for both members.
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='AdamW', lr=2e-4, weight_decay=1e-5),
+)
+max_iters = 150
+param_scheduler = [
+    dict(type='CosineAnnealingLR', by_epoch=False, begin=0, end=max_iters)
+]
+train_cfg = dict(
+    type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters
+)
+default_hooks = dict(
+    checkpoint=dict(
+        type='CheckpointHook',
+        by_epoch=False,
+        interval=max_iters,
+        save_best=['cnn/accuracy/top1', 'vit/accuracy/top1'],
+        rule='greater',
+    ),
+)

@@ -1,0 +1,389 @@
+"""BiKDClassifier: selection and KD against direct formulas, own losses,
+batch augmentation, prediction."""
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from mmengine.optim import OptimWrapperDict
+from mmpretrain.models.utils import ClsDataPreprocessor
+from mmpretrain.registry import MODELS
+
+import bikd_mm.models.classifiers  # noqa: F401
+from bikd_mm.engine.optimizers import BiKDOptimWrapperConstructor
+
+from .cls_fixtures import (
+    MIXUP,
+    PREPROCESSORS,
+    fake_batch,
+    member,
+    member_model,
+)
+
+
+def build_pair(members=None, **kwargs):
+    members = members or [member('cnn'), member('vit')]
+    return MODELS.build(dict(type='BiKDClassifier', members=members, **kwargs))
+
+
+def seed_all(seed: int) -> None:
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def reference_kd(
+    logits: list, target: torch.Tensor, temperature=1.0, normalize='all'
+) -> tuple[dict, torch.Tensor]:
+    """Per-direction KD terms and teachers, written from the method."""
+    probs = [z.detach().softmax(1) for z in logits]
+    if target.is_floating_point():
+        conf = torch.stack([(p * target).sum(1) for p in probs])
+    else:
+        conf = torch.stack(
+            [p[torch.arange(len(target)), target] for p in probs]
+        )
+    if len(logits) == 2:
+        # Reference: A teaches where p_A > p_B, B otherwise (ties too).
+        best = torch.where(conf[0] > conf[1], 0, 1)
+    else:
+        best = conf.argmax(0)
+        tied = (conf == conf.max(0).values).sum(0) > 1
+        best[tied] = -1
+    count = len(target) if normalize == 'all' else (best >= 0).sum()
+    terms, t2 = {}, temperature**2
+    for t, zt in enumerate(logits):
+        pt = (zt / temperature).softmax(1)
+        for s, zs in enumerate(logits):
+            if s == t:
+                continue
+            kl = (
+                pt
+                * (
+                    (zt / temperature).log_softmax(1)
+                    - (zs / temperature).log_softmax(1)
+                )
+            ).sum(1)
+            terms[(t, s)] = t2 * (kl * (best == t)).sum() / count
+    return terms, best
+
+
+def soft_labels(batch: int, num_classes: int, seed: int) -> torch.Tensor:
+    """Mixup-like labels: lam * one_hot(a) + (1 - lam) * one_hot(b)."""
+    gen = torch.Generator().manual_seed(seed)
+    a, b = torch.randint(0, num_classes, (2, batch), generator=gen)
+    lam = torch.rand(batch, 1, generator=gen)
+    return lam * F.one_hot(a, num_classes) + (1 - lam) * F.one_hot(
+        b, num_classes
+    )
+
+
+@pytest.mark.parametrize('labels', ['hard', 'soft'])
+@pytest.mark.parametrize(
+    'temperature, normalize', [(1.0, 'all'), (2.0, 'masked')]
+)
+def test_kd_matches_direct_formula(labels, temperature, normalize):
+    pair = build_pair(temperature=temperature, normalize=normalize)
+    torch.manual_seed(0)
+    names = ['cnn', 'vit']
+    logits = {n: torch.randn(16, 10, requires_grad=True) for n in names}
+    target = (
+        torch.randint(0, 10, (16,))
+        if labels == 'hard'
+        else soft_labels(16, 10, seed=1)
+    )
+    out = pair._kd_losses(logits, target)
+    ref, best = reference_kd(
+        list(logits.values()), target, temperature, normalize
+    )
+    assert 0 < (best == 0).sum() < 16  # both directions are exercised
+    for (t, s), value in ref.items():
+        torch.testing.assert_close(
+            out[f'kd.loss_{names[t]}_to_{names[s]}'], value
+        )
+    got = torch.autograd.grad(
+        sum(v for k, v in out.items() if 'loss' in k), list(logits.values())
+    )
+    want = torch.autograd.grad(sum(ref.values()), list(logits.values()))
+    for g, w in zip(got, want):
+        torch.testing.assert_close(g, w)
+    hard = target if labels == 'hard' else target.argmax(1)
+    for t, name in enumerate(names):
+        torch.testing.assert_close(
+            out[f'{name}.teach_share'], (best == t).float().mean()
+        )
+        torch.testing.assert_close(
+            out[f'{name}.accuracy'],
+            (logits[name].argmax(1) == hard).float().mean() * 100,
+        )
+        assert 'loss' not in f'{name}.accuracy'
+
+
+def test_three_members_best_teaches_all_others_ties_teach_nobody():
+    pair = build_pair(
+        [member('a', 'cnn'), member('b', 'vit'), member('c', 'cnn')]
+    )
+    torch.manual_seed(1)
+    logits = [torch.randn(8, 10, requires_grad=True) for _ in range(3)]
+    target = torch.randint(0, 10, (8,))
+    with torch.no_grad():
+        # Sample 0: a and b tie at the best confidence.
+        logits[1][0] = logits[0][0]
+        logits[2][0, target[0]] = -10.0
+    out = pair._kd_losses(dict(zip('abc', logits)), target)
+    ref, best = reference_kd(logits, target)
+    assert best[0] == -1
+    for (t, s), value in ref.items():
+        torch.testing.assert_close(
+            out[f'kd.loss_{"abc"[t]}_to_{"abc"[s]}'], value
+        )
+    shares = sum(out[f'{n}.teach_share'] for n in 'abc')
+    torch.testing.assert_close(shares, torch.tensor(7 / 8))
+
+
+def mixup_members(label_smoothing: bool = True) -> list:
+    vit_loss = (
+        dict(type='LabelSmoothLoss', label_smooth_val=0.1, mode='original')
+        if label_smoothing
+        else dict(type='CrossEntropyLoss', use_soft=True)
+    )
+    return [
+        member(
+            'cnn',
+            model=member_model(
+                'cnn',
+                train_cfg=MIXUP,
+                head=dict(loss=dict(type='CrossEntropyLoss', use_soft=True)),
+            ),
+        ),
+        member(
+            'vit',
+            model=member_model(
+                'vit',
+                train_cfg=dict(augments=[dict(type='CutMix', alpha=1.0)]),
+                head=dict(loss=vit_loss),
+            ),
+        ),
+    ]
+
+
+@pytest.mark.parametrize('mix', [True, False])
+def test_own_losses_equal_stock_loss_and_selection_uses_labels(mix):
+    pair = build_pair(
+        mixup_members(), **({} if mix else dict(batch_augments=None))
+    )
+    pair.eval()  # deterministic forward passes
+    raw = fake_batch(batch=8)
+    seen, calls = {}, {n: 0 for n in pair.member_names}
+    for name, adapter in pair.adapters.items():
+
+        def record(inputs, samples, name=name, run=adapter.forward_train):
+            own, logits = run(inputs, samples)
+            seen[name] = (inputs, samples, logits)
+            return own, logits
+
+        adapter.forward_train = record
+        pair.members[name].backbone.register_forward_hook(
+            lambda *_, name=name: calls.__setitem__(name, calls[name] + 1)
+        )
+
+    seed_all(0)
+    losses = pair.loss(raw['inputs'], raw['data_samples'])
+    assert calls == {'cnn': 1, 'vit': 1}  # one forward pass per member
+    assert 'gt_score' not in raw['data_samples'][0]  # caller's untouched
+
+    seed_all(0)
+    inputs, samples = pair.mix(raw['inputs'], raw['data_samples'])
+    for name in pair.member_names:
+        m_inputs, m_samples = pair._member_batch(name, inputs, samples, True)
+        stock = pair.members[name].loss(m_inputs, m_samples)
+        assert set(stock) == {'loss'}
+        torch.testing.assert_close(losses[f'{name}.loss'], stock['loss'])
+
+    # The teacher follows the batch labels (mixed or not), never the
+    # smoothed targets of vit's loss.
+    if mix:
+        target = torch.stack([s.gt_score for s in samples])
+        assert not torch.equal(target, target.round())  # really mixed
+    else:
+        target = torch.cat([s.gt_label for s in raw['data_samples']])
+    _, best = reference_kd([seen[n][2] for n in pair.member_names], target)
+    for t, name in enumerate(pair.member_names):
+        torch.testing.assert_close(
+            losses[f'{name}.teach_share'], (best == t).float().mean()
+        )
+
+
+def test_batch_augments_once_for_the_pair():
+    pair = build_pair(mixup_members())
+    # Members never mix on their own; the pair uses the first member's.
+    assert all(
+        m.data_preprocessor.batch_augments is None
+        for m in pair.members.values()
+    )
+    assert type(pair.batch_augments.augments[0]).__name__ == 'Mixup'
+    raw = fake_batch(batch=8)
+    seed_all(3)
+    inputs, samples = pair.mix(raw['inputs'], raw['data_samples'])
+    views = {}
+    for name in pair.member_names:
+        m_inputs, m_samples = pair._member_batch(name, inputs, samples, True)
+        cfg = PREPROCESSORS[name]
+        pixels = m_inputs * torch.tensor(cfg['std']).view(
+            3, 1, 1
+        ) + torch.tensor(cfg['mean']).view(3, 1, 1)
+        if cfg['to_rgb']:
+            pixels = pixels.flip(1)
+        views[name] = (pixels, torch.stack([s.gt_score for s in m_samples]))
+    torch.testing.assert_close(
+        views['cnn'][0], views['vit'][0], rtol=0, atol=1e-3
+    )
+    torch.testing.assert_close(views['cnn'][1], views['vit'][1])
+
+    # Same as a stock preprocessor that normalises, then mixes with the
+    # same random draw.
+    stock = ClsDataPreprocessor(**PREPROCESSORS['cnn'], batch_augments=MIXUP)
+    seed_all(3)
+    want = stock(
+        dict(
+            inputs=raw['inputs'],
+            data_samples=copy.deepcopy(raw['data_samples']),
+        ),
+        True,
+    )
+    seed_all(3)
+    got = pair.members['cnn'].data_preprocessor(
+        dict(
+            zip(
+                ('inputs', 'data_samples'),
+                pair.mix(raw['inputs'], raw['data_samples']),
+            )
+        ),
+        True,
+    )
+    torch.testing.assert_close(got['inputs'], want['inputs'])
+    for g, w in zip(got['data_samples'], want['data_samples']):
+        torch.testing.assert_close(g.gt_score, w.gt_score)
+
+    off = build_pair(mixup_members(), batch_augments=None)
+    assert off.batch_augments is None
+    assert all(
+        m.data_preprocessor.batch_augments is None
+        for m in off.members.values()
+    )
+    own = build_pair(
+        batch_augments=dict(augments=[dict(type='CutMix', alpha=1.0)])
+    )
+    assert type(own.batch_augments.augments[0]).__name__ == 'CutMix'
+    with pytest.raises(ValueError, match='one size'):
+        own.mix(
+            [
+                torch.zeros(3, 32, 32, dtype=torch.uint8),
+                torch.zeros(3, 28, 28, dtype=torch.uint8),
+            ],
+            fake_batch(batch=2)['data_samples'],
+        )
+
+
+def test_train_step_updates_every_member_with_its_own_optimizer():
+    pair = build_pair(mixup_members())
+    wrappers = BiKDOptimWrapperConstructor(
+        dict(
+            cnn=dict(
+                type='OptimWrapper',
+                optimizer=dict(type='SGD', lr=0.1, momentum=0.9),
+            ),
+            vit=dict(
+                type='OptimWrapper', optimizer=dict(type='AdamW', lr=1e-3)
+            ),
+        )
+    )(pair)
+    assert isinstance(wrappers, OptimWrapperDict)
+    before = {
+        n: [p.detach().clone() for p in m.parameters()]
+        for n, m in pair.members.items()
+    }
+    log_vars = pair.train_step(fake_batch(batch=8), wrappers)
+    assert torch.isfinite(log_vars['loss'])
+    assert {
+        'cnn.loss',
+        'vit.loss',
+        'kd.loss_cnn_to_vit',
+        'kd.loss_vit_to_cnn',
+        'cnn.teach_share',
+        'vit.accuracy',
+    } <= set(log_vars)
+    for name, module in pair.members.items():
+        changed = sum(
+            not torch.equal(a, b)
+            for a, b in zip(before[name], module.parameters())
+        )
+        assert changed > 0.9 * len(before[name]), name
+
+
+def test_predict_and_tensor_modes_give_every_member():
+    pair = build_pair()
+    pair.eval()
+    raw = fake_batch(batch=3)
+    with torch.no_grad():
+        out = pair(**pair.data_preprocessor(raw, False), mode='predict')
+        logits = pair(**pair.data_preprocessor(raw, False), mode='tensor')
+    assert len(out) == 3 and set(logits) == {'cnn', 'vit'}
+    for i, sample in enumerate(out):
+        for name in ('cnn', 'vit'):
+            pred = sample.members.get(name)
+            torch.testing.assert_close(
+                pred.pred_score, logits[name][i].softmax(0)
+            )
+            assert pred.gt_label == raw['data_samples'][i].gt_label
+        torch.testing.assert_close(
+            sample.pred_score, sample.members.cnn.pred_score
+        )
+
+
+@pytest.mark.parametrize(
+    'members, error, match',
+    [
+        (
+            [
+                member('cnn'),
+                member(
+                    'vit', model=member_model('vit', head=dict(num_classes=5))
+                ),
+            ],
+            ValueError,
+            'same classes; class counts: cnn=10, vit=5',
+        ),
+        (
+            [
+                member('cnn'),
+                member(
+                    'vit',
+                    model=member_model(
+                        'vit', head=dict(type='MultiLabelLinearClsHead')
+                    ),
+                ),
+            ],
+            TypeError,
+            "member 'vit': head MultiLabelLinearClsHead",
+        ),
+        ([member('cnn')], ValueError, 'at least two members'),
+    ],
+)
+def test_bad_members_are_refused(members, error, match):
+    with pytest.raises(error, match=match):
+        build_pair(members)
+
+
+def test_member_checkpoint_is_loaded_and_kept(tmp_path):
+    source = build_pair().members['vit']
+    torch.nn.init.normal_(source.head.layers.head.weight)
+    path = tmp_path / 'vit.pth'
+    torch.save({'state_dict': source.state_dict(), 'meta': {}}, path)
+    pair = build_pair([member('cnn'), member('vit', checkpoint=str(path))])
+    pair.init_weights()
+    for key, value in source.state_dict().items():
+        torch.testing.assert_close(
+            pair.members['vit'].state_dict()[key], value
+        )

@@ -1,0 +1,43 @@
+"""Fixtures shared by the whole suite.
+
+Every test runs with ``BIKD_DATA_ROOT`` and torch's hub cache in temporary
+folders, so nothing reads or writes the user's caches and nothing is
+downloaded.
+"""
+
+import os
+import os.path as osp
+
+import pytest
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+SMALL_SEG = dict(num_train=24, num_val=8)
+
+
+@pytest.fixture(scope='session', autouse=True)
+def _isolated_caches(tmp_path_factory):
+    cache = tmp_path_factory.mktemp('bikd_cache')
+    old = {k: os.environ.get(k) for k in ('BIKD_DATA_ROOT', 'TORCH_HOME')}
+    os.environ['BIKD_DATA_ROOT'] = str(cache / 'data')
+    os.environ['TORCH_HOME'] = str(cache / 'torch')
+    yield
+    for key, value in old.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture(scope='session')
+def seg_data_root(tmp_path_factory):
+    """A small digits segmentation dataset (24 train / 8 val)."""
+    from bikd_mm.datasets import prepare_digits_seg
+
+    return prepare_digits_seg(
+        str(tmp_path_factory.mktemp('seg') / 'digits_seg'), **SMALL_SEG
+    )
+
+
+@pytest.fixture
+def repo() -> str:
+    return REPO

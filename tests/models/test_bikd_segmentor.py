@@ -1,0 +1,262 @@
+"""BiKDSegmentor: building, losses against direct formulas, steps."""
+
+import copy
+
+import pytest
+import torch
+import torch.nn.functional as F
+from mmengine.optim import OptimWrapperDict
+from mmseg.registry import MODELS
+
+import bikd_mm  # noqa: F401
+from bikd_mm.engine.optimizers import BiKDOptimWrapperConstructor
+
+from .seg_fixtures import fake_batch, member, member_model
+
+
+def build_pair(members=None, **kwargs):
+    members = members or [member('cnn'), member('swin')]
+    return MODELS.build(dict(type='BiKDSegmentor', members=members, **kwargs))
+
+
+def reference_kd(
+    logits: list,
+    labels: torch.Tensor,
+    granularity: str,
+    ignore_index: int = 255,
+) -> dict:
+    """Per-direction KD terms written directly from the method."""
+    valid = labels != ignore_index
+    safe = labels.masked_fill(~valid, 0)
+    ce = torch.stack(
+        [F.cross_entropy(z, safe, reduction='none') for z in logits]
+    )
+    if granularity == 'image':
+        per_image = torch.stack(
+            [
+                (c * valid).flatten(1).sum(1) / valid.flatten(1).sum(1)
+                for c in ce
+            ]
+        )
+        best = per_image.argmin(0)[:, None, None].expand_as(labels)
+    else:
+        best = ce.argmin(0)
+    if len(logits) == 2:
+        # Reference tie rule: the last member teaches on ties.
+        scores = (
+            ce
+            if granularity == 'pixel'
+            else per_image[:, :, None, None].expand(-1, -1, *labels.shape[1:])
+        )
+        best = torch.where(scores[0] < scores[1], 0, 1)
+    n_valid = valid.sum()
+    terms = {}
+    for t, zt in enumerate(logits):
+        pt = zt.softmax(1)
+        for s, zs in enumerate(logits):
+            if s == t:
+                continue
+            kl = (pt * (zt.log_softmax(1) - zs.log_softmax(1))).sum(1)
+            mask = (best == t) & valid
+            terms[(t, s)] = (kl * mask).sum() / n_valid
+    return terms
+
+
+@pytest.mark.parametrize('granularity', ['pixel', 'image'])
+def test_kd_terms_match_direct_formula(granularity):
+    pair = build_pair(granularity=granularity, kd_resolution='labels')
+    torch.manual_seed(0)
+    logits = {
+        n: torch.randn(2, 11, 16, 16, requires_grad=True)
+        for n in ('cnn', 'swin')
+    }
+    labels = torch.randint(0, 11, (2, 16, 16))
+    labels[0, :4] = 255
+    out = pair._kd_losses(logits, labels)
+    ref = reference_kd(list(logits.values()), labels, granularity)
+    for (t, s), value in ref.items():
+        key = f'kd.loss_{["cnn", "swin"][t]}_to_{["cnn", "swin"][s]}'
+        torch.testing.assert_close(out[key], value)
+    got = torch.autograd.grad(
+        sum(v for k, v in out.items() if 'loss' in k), list(logits.values())
+    )
+    want = torch.autograd.grad(sum(ref.values()), list(logits.values()))
+    for g, w in zip(got, want):
+        torch.testing.assert_close(g, w)
+    shares = out['cnn.teach_share'] + out['swin.teach_share']
+    torch.testing.assert_close(shares, torch.tensor(1.0))
+
+
+def test_three_members_best_teaches_all_others():
+    pair = build_pair(
+        [member('a', 'cnn'), member('b', 'cnn'), member('c', 'swin')],
+        kd_resolution='labels',
+    )
+    torch.manual_seed(1)
+    logits = {n: torch.randn(1, 11, 8, 8) for n in 'abc'}
+    labels = torch.randint(0, 11, (1, 8, 8))
+    out = pair._kd_losses(logits, labels)
+    ce = torch.stack(
+        [F.cross_entropy(z, labels, reduction='none') for z in logits.values()]
+    )
+    best = ce.argmin(0)
+    zs = list(logits.values())
+    for t, tn in enumerate('abc'):
+        for s, sn in enumerate('abc'):
+            if s == t:
+                continue
+            kl = (
+                zs[t].softmax(1)
+                * (zs[t].log_softmax(1) - zs[s].log_softmax(1))
+            ).sum(1)
+            want = (kl * (best == t)).sum() / labels.numel()
+            torch.testing.assert_close(out[f'kd.loss_{tn}_to_{sn}'], want)
+
+
+def test_loss_keys_and_values():
+    pair = build_pair()
+    data = pair.data_preprocessor(fake_batch(), True)
+    losses = pair(**data, mode='loss')
+    for name in ('cnn', 'swin'):
+        assert f'{name}.decode.loss_ce' in losses
+        assert f'{name}.aux.loss_ce' in losses
+        assert f'{name}.teach_share' in losses
+    assert set(k for k in losses if k.startswith('kd.')) == {
+        'kd.loss_cnn_to_swin',
+        'kd.loss_swin_to_cnn',
+    }
+    # The member's own losses are exactly what its stock loss() returns.
+    torch.manual_seed(0)
+    cnn = pair.members['cnn']
+    cnn.eval()  # no dropout / batch-stat updates: deterministic
+    raw = fake_batch()
+    m_inputs, m_samples = pair._member_batch(
+        'cnn', raw['inputs'], raw['data_samples'], True
+    )
+    stock = cnn.loss(m_inputs, copy.deepcopy(m_samples))
+    own, _ = pair.adapters['cnn'].forward_train(m_inputs, m_samples)
+    for key, value in stock.items():
+        torch.testing.assert_close(own[key], value)
+
+
+def test_train_step_updates_both_members_with_their_own_optimizers():
+    pair = build_pair()
+    cfg = dict(
+        cnn=dict(
+            type='OptimWrapper',
+            optimizer=dict(type='SGD', lr=0.1, momentum=0.9),
+        ),
+        swin=dict(
+            type='OptimWrapper',
+            optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.01),
+            paramwise_cfg=dict(custom_keys=dict(norm=dict(decay_mult=0.0))),
+        ),
+    )
+    wrappers = BiKDOptimWrapperConstructor(cfg)(pair)
+    assert isinstance(wrappers, OptimWrapperDict)
+    assert type(wrappers['cnn'].optimizer).__name__ == 'SGD'
+    assert type(wrappers['swin'].optimizer).__name__ == 'AdamW'
+    before = {
+        n: [p.detach().clone() for p in m.parameters()]
+        for n, m in pair.members.items()
+    }
+    log_vars = pair.train_step(fake_batch(), wrappers)
+    assert torch.isfinite(log_vars['loss'])
+    for name, module in pair.members.items():
+        changed = sum(
+            not torch.equal(a, b)
+            for a, b in zip(before[name], module.parameters())
+        )
+        assert changed > 0.9 * len(before[name]), name
+
+
+def test_predict_returns_every_member():
+    pair = build_pair()
+    pair.eval()
+    data = pair.data_preprocessor(fake_batch(batch=2), False)
+    with torch.no_grad():
+        out = pair(**data, mode='predict')
+    assert len(out) == 2
+    for sample in out:
+        for name in ('cnn', 'swin'):
+            pred = sample.members.get(name).pred_sem_seg.data
+            assert pred.shape == (1, 64, 64)
+        torch.testing.assert_close(
+            sample.pred_sem_seg.data, sample.members.cnn.pred_sem_seg.data
+        )
+
+
+def test_tensor_mode_gives_member_logits():
+    pair = build_pair()
+    pair.eval()
+    data = pair.data_preprocessor(fake_batch(batch=1), False)
+    out = pair(**data, mode='tensor')
+    assert set(out) == {'cnn', 'swin'}
+    assert out['cnn'].shape[:2] == (1, 11)
+
+
+@pytest.mark.parametrize(
+    'members, match',
+    [
+        ([member('cnn')], 'at least two members'),
+        ([member('a', 'cnn'), member('a', 'swin')], 'duplicate member name'),
+        (
+            [
+                member('cnn'),
+                dict(
+                    name='swin',
+                    model=member_model(
+                        'swin',
+                        decode_head=dict(num_classes=5),
+                        auxiliary_head=dict(num_classes=5),
+                    ),
+                ),
+            ],
+            'class counts',
+        ),
+        (
+            [
+                member('cnn'),
+                dict(
+                    name='swin',
+                    model=member_model(
+                        'swin', decode_head=dict(ignore_index=0)
+                    ),
+                ),
+            ],
+            'ignore_index',
+        ),
+        ([member('cnn'), dict(name='swin')], 'give "config"'),
+        (
+            [member('cnn'), dict(name='swin', config='missing/member.py')],
+            'missing/member.py',
+        ),
+        (
+            [member('cnn'), dict(name='bad-name', model=member_model('swin'))],
+            'identifier',
+        ),
+    ],
+)
+def test_bad_members_are_refused(members, match):
+    with pytest.raises((ValueError, FileNotFoundError), match=match):
+        build_pair(members)
+
+
+def test_member_checkpoint_is_loaded_and_kept(tmp_path):
+    source = build_pair().members['swin']
+    path = tmp_path / 'swin.pth'
+    torch.save({'state_dict': source.state_dict(), 'meta': {}}, path)
+    pair = build_pair([member('cnn'), member('swin', checkpoint=str(path))])
+    pair.init_weights()
+    for key, value in source.state_dict().items():
+        torch.testing.assert_close(
+            pair.members['swin'].state_dict()[key], value
+        )
+
+
+def test_checkpoint_of_another_architecture_lists_keys(tmp_path):
+    other = build_pair().members['cnn']
+    path = tmp_path / 'cnn.pth'
+    torch.save({'state_dict': other.state_dict()}, path)
+    with pytest.raises(RuntimeError, match='missing keys.*unexpected keys'):
+        build_pair([member('cnn'), member('swin', checkpoint=str(path))])

@@ -1,0 +1,1 @@
+"""Tests of the video saliency datasets, transforms and tools."""
