@@ -4,16 +4,23 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: setup demo demo-seg demo-cls test lint format clean
+.PHONY: setup demo demo-seg demo-cls demo-sal test lint format clean
 
 setup:
 	bash tools/setup_env.sh $(VENV)
 
 demo: setup
 	$(PY) tools/demo/run_demo.py seg
+	$(PY) tools/demo/run_demo.py cls
 
 demo-seg: setup
 	$(PY) tools/demo/run_demo.py seg
+
+demo-cls: setup
+	$(PY) tools/demo/run_demo.py cls
+
+demo-sal: setup
+	$(PY) tools/saliency/demo.py
 
 test: setup
 	$(PY) -m ruff check .

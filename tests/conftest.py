@@ -28,6 +28,23 @@ def _isolated_caches(tmp_path_factory):
             os.environ[key] = value
 
 
+@pytest.fixture(autouse=True)
+def _fresh_default_scope():
+    """Each test starts without a default registry scope.
+
+    A Runner leaves its ``default_scope`` (e.g. ``mmseg``) as the process'
+    current scope, which would redirect later builds through other
+    registries; each test gets the state of a fresh process.
+    """
+    from mmengine.registry import DefaultScope
+
+    saved = dict(DefaultScope._instance_dict)
+    DefaultScope._instance_dict.clear()
+    yield
+    DefaultScope._instance_dict.clear()
+    DefaultScope._instance_dict.update(saved)
+
+
 @pytest.fixture(scope='session')
 def seg_data_root(tmp_path_factory):
     """A small digits segmentation dataset (24 train / 8 val)."""

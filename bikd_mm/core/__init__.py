@@ -30,11 +30,19 @@ Segmentation selects by the lower loss instead, per pixel (``ce`` maps with
 """
 
 from .confidence import gt_confidence
+from .distribution_kl import (
+    MATLAB_EPS,
+    distribution_kl,
+    distribution_kl_terms,
+)
 from .masked_kl import binary_to_two_class, masked_kl, masked_kl_terms
 from .selection import select_teachers
 from .task_losses import bce_dice_loss, per_image_mean, pixel_cross_entropy
 
 __all__ = [
+    'MATLAB_EPS',
+    'distribution_kl',
+    'distribution_kl_terms',
     'bce_dice_loss',
     'binary_to_two_class',
     'gt_confidence',

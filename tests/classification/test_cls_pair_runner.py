@@ -183,6 +183,7 @@ def test_test_tool_evaluates_every_member(tmp_path, cls_data_root):
     env['PYTHONPATH'] = os.pathsep.join(
         p for p in (REPO, env.get('PYTHONPATH')) if p
     )
+    env['OMP_NUM_THREADS'] = '1'  # tiny models, see conftest.py
     result = subprocess.run(
         [
             sys.executable,

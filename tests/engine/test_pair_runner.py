@@ -4,6 +4,7 @@ export."""
 import copy
 import os.path as osp
 
+import cv2
 import pytest
 import torch
 from mmengine.config import Config
@@ -11,6 +12,9 @@ from mmengine.hooks import Hook
 from mmengine.registry import RUNNERS
 
 import bikd_mm  # noqa: F401
+from bikd_mm.engine.hooks.teacher_map_visualization_hook import (
+    MEMBER_COLOURS,
+)
 from bikd_mm.engine.runner import expand_pair_config
 from bikd_mm.utils.export import export_member
 
@@ -69,6 +73,9 @@ def pair_cfg(tmp_path, data_root, iters=2) -> Config:
     cfg.default_hooks.logger.interval = 1
     cfg.work_dir = str(tmp_path / 'work')
     cfg.log_level = 'WARNING'
+    cfg.custom_hooks = [
+        dict(type='TeacherMapVisualizationHook', interval=1, max_samples=2)
+    ]
     return cfg
 
 
@@ -115,6 +122,13 @@ def test_train_evaluate_resume_and_export(tmp_path, seg_data_root):
         assert f'train/{name}.teach_share' in hub.log_scalars
     ckpt = osp.join(cfg.work_dir, 'iter_2.pth')
     assert osp.isfile(ckpt)
+    # image | ground truth | cnn | swin | teacher map, 64 px each.
+    picture = cv2.imread(osp.join(cfg.work_dir, 'vis_teacher', 'iter_2_1.png'))
+    assert picture.shape == (64, 5 * 64, 3)
+    teacher = picture[:, 4 * 64 :].reshape(-1, 3)
+    colours = {tuple(c) for c in teacher.tolist()}
+    assert colours <= {(0, 0, 0), *map(tuple, MEMBER_COLOURS[:2])}
+    assert len(colours - {(0, 0, 0)}) >= 1
     saved = torch.load(ckpt, weights_only=True)
     assert {'cnn', 'swin'} <= set(saved['optimizer'])
     assert {'cnn', 'swin'} <= set(saved['param_schedulers'])

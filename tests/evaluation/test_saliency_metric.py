@@ -83,7 +83,8 @@ def test_pooled_and_per_video_averages(blur_sigma, resize_pred):
     frames = _frames()
     metric = METRICS.build(
         dict(
-            type='SaliencyMetric',
+            # Scoped: other tests may leave another default scope set.
+            type='bikd_mm.SaliencyMetric',
             prefix='member',
             blur_sigma=blur_sigma,
             resize_pred=resize_pred,

@@ -73,3 +73,18 @@ def test_members_keep_their_own_optimizers_without_override():
     )
     # Swin's warm-up + poly from its own config.
     assert [s.type for s in cfg.param_scheduler.swin] == ['LinearLR', 'PolyLR']
+
+
+def test_triple_and_within_backbone_configs_expand():
+    for name, members in (
+        ('seg_triple_r50_r101_swin.py', ['r50', 'r101', 'swin']),
+        ('seg_pair_r50_r101.py', ['r50', 'r101']),
+    ):
+        cfg = Config.fromfile(osp.join(REPO, 'configs/bikd', name))
+        assert [m['name'] for m in cfg.model.members] == members
+        expand_pair_config(cfg)
+        assert set(cfg.optim_wrapper) == {'constructor', *members}
+        assert cfg.val_evaluator.members == members
+        assert cfg.default_hooks.checkpoint.save_best == [
+            f'{m}/mIoU' for m in members
+        ]

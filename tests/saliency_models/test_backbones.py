@@ -248,3 +248,50 @@ def test_video_swin_arch_errors():
             arch=dict(embed_dims=8, depths=(1,), num_heads=(1,)),
             out_indices=(1,),
         )
+
+
+def test_video_swin_window_attention_matches_naive_formula():
+    """One unshifted block whose window is the whole feature, against
+    attention written out token pair by token pair."""
+    from bikd_mm.models.saliency.backbones.video_swin_transformer import (
+        _SwinBlock3D,
+    )
+
+    torch.manual_seed(0)
+    dim, heads, win = 4, 2, (2, 2, 3)
+    block = _SwinBlock3D(dim, heads, win, (0, 0, 0), 2.0, True, None, 0, 0, 0)
+    torch.nn.init.normal_(block.attn.relative_position_bias_table)
+    x = torch.randn(1, *win, dim)
+    out = block(x)
+
+    tokens = [
+        (d, h, w)
+        for d in range(win[0])
+        for h in range(win[1])
+        for w in range(win[2])
+    ]
+    seq = block.norm1(x).reshape(len(tokens), dim)
+    q, k, v = block.attn.qkv(seq).reshape(len(tokens), 3, heads, -1).unbind(1)
+    table = block.attn.relative_position_bias_table
+    attn_out = torch.zeros(len(tokens), heads, dim // heads)
+    for i, a in enumerate(tokens):
+        for head in range(heads):
+            logits = []
+            for j, b in enumerate(tokens):
+                # Row-major index of the offset a - b in the bias table.
+                off = [a[n] - b[n] + win[n] - 1 for n in range(3)]
+                index = (
+                    off[0] * (2 * win[1] - 1) * (2 * win[2] - 1)
+                    + off[1] * (2 * win[2] - 1)
+                    + off[2]
+                )
+                score = (q[i, head] * k[j, head]).sum() * (
+                    dim // heads
+                ) ** -0.5
+                logits.append(score + table[index, head])
+            weights = torch.stack(logits).softmax(0)
+            attn_out[i, head] = (weights[:, None] * v[:, head]).sum(0)
+    y = block.attn.proj(attn_out.reshape(len(tokens), dim))
+    y = x.reshape(len(tokens), dim) + y
+    y = y + block.mlp(block.norm2(y))
+    assert torch.allclose(out.reshape(len(tokens), dim), y, atol=1e-5)

@@ -197,3 +197,13 @@ def test_three_members_and_checks():
         _pair(granularity='image')
     with pytest.raises(ValueError):
         _pair(members=members[:1])
+
+
+def test_blank_ground_truth_teaches_nobody():
+    pair = _pair()
+    batch = fake_batch()
+    batch['data_samples'][0]['gt_saliency'] = torch.zeros(24, 40)
+    losses = pair(**pair.data_preprocessor(batch, True), mode='loss')
+    share = losses['swin.teach_share'] + losses['s3d.teach_share']
+    assert share.item() == pytest.approx(0.5)
+    assert all(torch.isfinite(v) for v in losses.values())

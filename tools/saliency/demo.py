@@ -25,6 +25,7 @@ import os.path as osp
 import sys
 import time
 
+import torch
 from mmengine.config import Config
 from mmengine.logging import MMLogger
 from mmengine.registry import RUNNERS
@@ -45,11 +46,11 @@ from bikd_mm.utils.checkpoint import (  # noqa: E402
 
 PAIR = osp.join(ROOT, 'configs/bikd/demo/sal_pair_synthetic.py')
 METRICS = ('CC', 'KLD', 'SIM', 'NSS', 'AUC_J', 'sAUC')
-DATA = dict(num_train=6, num_val=2, num_frames=24, height=72, width=128)
+DATA = dict(num_train=16, num_val=2, num_frames=24, height=72, width=128)
 
 
 def _quiet(cfg: Config) -> Config:
-    cfg.log_level = 'WARNING'
+    cfg.log_level = 'ERROR'
     cfg.default_hooks.logger.interval = 10**6
     return cfg
 
@@ -123,9 +124,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         '--work-dir', default=osp.join(ROOT, 'work_dirs', 'demo', 'sal')
     )
-    parser.add_argument('--pretrain-iters', type=int, default=60)
-    parser.add_argument('--pair-iters', type=int, default=40)
+    parser.add_argument('--pretrain-iters', type=int, default=80)
+    parser.add_argument('--pair-iters', type=int, default=60)
+    parser.add_argument(
+        '--threads',
+        type=int,
+        default=1,
+        help='intra-op threads; the demo tensors are tiny, so more threads '
+        'mostly add contention',
+    )
     args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
     start = time.time()
     work_dir = args.work_dir
     data_root = prepare_data(work_dir)

@@ -28,7 +28,7 @@ def check_finite_losses(log_vars: dict, member_names: list) -> None:
     bad = [
         k
         for k, v in log_vars.items()
-        if 'loss' in k and not math.isfinite(float(v))
+        if 'loss' in k and not math.isfinite(float(v.detach()))
     ]
     if not bad:
         return
@@ -39,7 +39,7 @@ def check_finite_losses(log_vars: dict, member_names: list) -> None:
     where = f' at iteration {it + 1}' if it is not None else ''
     raise NonFiniteLossError(
         f'non-finite loss{where} in member(s) {owners or ["kd"]}: '
-        + ', '.join(f'{k}={float(log_vars[k])}' for k in bad)
+        + ', '.join(f'{k}={float(log_vars[k].detach())}' for k in bad)
         + '. Training stopped; the last saved checkpoint is untouched.'
     )
 

@@ -5,6 +5,7 @@ import copy
 import torch
 import torch.nn as nn
 from mmengine.model import BaseDataPreprocessor, BaseModel
+from torch import Tensor
 
 from bikd_mm.core import select_teachers
 from bikd_mm.core.distribution_kl import MATLAB_EPS, distribution_kl_terms
@@ -61,8 +62,9 @@ class BiKDSaliency(BaseModel):
         kd_weight (float): Weight of the KD terms. Defaults to 1.0.
         kd_size (tuple, optional): ``(H, W)`` where maps are compared;
             None: the largest member output. Defaults to None.
-        selection_loss (dict): Per-sample score for the teacher choice,
-            lower is better. Defaults to ``SaliencyKLDCCLoss`` (KLD - CC).
+        selection_loss (dict, optional): Per-sample score of the teacher
+            choice, lower is better. Defaults to ``SaliencyKLDCCLoss``
+            (KLD - CC).
         normalize (str): ``'all'`` averages the KD terms over all samples
             (or pixels), ``'masked'`` over taught ones. Defaults to
             ``'all'``.
@@ -82,7 +84,7 @@ class BiKDSaliency(BaseModel):
         granularity: str = 'sample',
         kd_weight: float = 1.0,
         kd_size: tuple | None = None,
-        selection_loss: dict = dict(type='SaliencyKLDCCLoss'),  # noqa: B006
+        selection_loss: dict | None = None,
         normalize: str = 'all',
         detach_teacher: bool = False,
         tie: str = 'auto',
@@ -109,6 +111,8 @@ class BiKDSaliency(BaseModel):
         self.detach_teacher = detach_teacher
         self.tie = tie
         self.eps = eps
+        if selection_loss is None:
+            selection_loss = dict(type='SaliencyKLDCCLoss')
         self.selection_loss = MODELS.build(copy.deepcopy(selection_loss))
         self.member_specs = parse_members(members)
         self.members = nn.ModuleDict(
@@ -182,6 +186,9 @@ class BiKDSaliency(BaseModel):
         names = self.member_names
         size = self._common_size(maps)
         aligned = [resize_maps(maps[n], size) for n in names]
+        gts = targets_of(data_samples, 'gt_saliency', aligned[0].device)
+        # A blank ground-truth map says nothing about who is better.
+        labelled = torch.stack([g.sum() > 0 for g in gts])
         if self.granularity == 'sample':
             with torch.no_grad():
                 scores = torch.stack(
@@ -193,7 +200,7 @@ class BiKDSaliency(BaseModel):
             teacher = select_teachers(
                 scores,
                 higher_is_better=False,
-                valid=torch.isfinite(scores).all(0),
+                valid=torch.isfinite(scores).all(0) & labelled,
                 tie=self.tie,
             )
             probs = [normalize_sum(m.flatten(1), self.eps) for m in aligned]
@@ -207,7 +214,7 @@ class BiKDSaliency(BaseModel):
             )
             count = teacher.numel()
         else:
-            terms, teacher = self._pixel_terms(aligned, data_samples, size)
+            terms, teacher = self._pixel_terms(aligned, gts, labelled, size)
             count = teacher.numel()
         out = {}
         for t, t_name in enumerate(names):
@@ -222,10 +229,11 @@ class BiKDSaliency(BaseModel):
             )
         return out
 
-    def _pixel_terms(self, aligned: list, data_samples: list, size: tuple):
+    def _pixel_terms(
+        self, aligned: list, gts: list, labelled: Tensor, size: tuple
+    ) -> tuple[Tensor, Tensor]:
         """Per-pixel teachers and generalised-KL KD terms."""
         eps = self.eps
-        gts = targets_of(data_samples, 'gt_saliency', aligned[0].device)
         gt = torch.stack(
             [resize_maps(g[None, None], size)[0, 0] for g in gts]
         ).flatten(1)
@@ -233,7 +241,12 @@ class BiKDSaliency(BaseModel):
         probs = [normalize_sum(m.flatten(1), eps) + eps for m in aligned]
         with torch.no_grad():
             scores = torch.stack([q * torch.log(q / p) - q + p for p in probs])
-        teacher = select_teachers(scores, higher_is_better=False, tie=self.tie)
+        teacher = select_teachers(
+            scores,
+            higher_is_better=False,
+            valid=labelled[:, None].expand_as(gt),
+            tie=self.tie,
+        )
         num = len(probs)
         zero = probs[0].new_zeros(())
         rows = []

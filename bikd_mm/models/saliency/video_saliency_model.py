@@ -40,7 +40,7 @@ class VideoSaliencyModel(BaseModel):
             ``[B, C_i, T_i, H_i, W_i]`` features.
         decoder (dict): Decoder config (``TMFIDecoder``, ``ViNetDecoder``)
             taking those features and an output size.
-        loss (dict | list[dict]): Loss config(s). Defaults to
+        loss (dict | list[dict], optional): Loss config(s). Defaults to
             ``SaliencyKLDCCLoss`` (KLD - CC, the reference).
         data_preprocessor (dict, optional): Defaults to
             :class:`VideoSaliencyDataPreprocessor` with ImageNet
@@ -52,7 +52,7 @@ class VideoSaliencyModel(BaseModel):
         self,
         backbone: dict,
         decoder: dict,
-        loss: dict | Sequence[dict] = dict(type='SaliencyKLDCCLoss'),  # noqa: B006
+        loss: dict | Sequence[dict] | None = None,
         data_preprocessor: dict | nn.Module | None = None,
         init_cfg: dict | None = None,
     ) -> None:
@@ -65,6 +65,8 @@ class VideoSaliencyModel(BaseModel):
         )
         self.backbone = _build(backbone)
         self.decoder = _build(decoder)
+        if loss is None:
+            loss = dict(type='SaliencyKLDCCLoss')
         losses = [loss] if isinstance(loss, (dict, nn.Module)) else loss
         self.losses = nn.ModuleList(_build(cfg) for cfg in losses)
         names = [m.loss_name for m in self.losses]

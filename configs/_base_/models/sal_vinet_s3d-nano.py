@@ -3,7 +3,8 @@
 # and input size.
 model = dict(
     type='VideoSaliencyModel',
-    backbone=dict(type='S3D', width_ratio=0.125),
+    # Trained from scratch: BatchNorm statistics need a usual momentum.
+    backbone=dict(type='S3D', width_ratio=0.125, bn_momentum=0.1),
     decoder=dict(
         type='ViNetDecoder',
         in_channels=(24, 60, 104, 128),

@@ -11,7 +11,7 @@ model = dict(
             feedforward_channels=128,
         ),
         img_size=32,
-        patch_size=4,
+        patch_size=8,
     ),
     neck=None,
     head=dict(

@@ -2,7 +2,7 @@
 # (see tools/demo/run_demo.py, which writes their checkpoints), fine-tuned
 # together on the digits.
 _base_ = [
-    '../../_base_/datasets/digits_cls.py',
+    '../../_base_/datasets/digits_cls_demo.py',
     '../../_base_/schedules/demo_iters_cls.py',
 ]
 custom_imports = dict(imports=['bikd_mm'], allow_failed_imports=False)
@@ -24,13 +24,10 @@ model = dict(
         ),
     ],
 )
-train_dataloader = dict(batch_size=32)
-val_dataloader = dict(batch_size=64)
-test_dataloader = val_dataloader
 # Fine-tuning: one AdamW setting for both members.
 optim_wrapper = dict(
     type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=2e-4, weight_decay=1e-5),
+    optimizer=dict(type='AdamW', lr=1e-3, weight_decay=1e-5),
 )
 max_iters = 150
 param_scheduler = [

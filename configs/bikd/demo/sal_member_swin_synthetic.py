@@ -4,4 +4,4 @@ _base_ = [
     '../../_base_/models/sal_tmfi_swin-nano.py',
     './sal_synthetic_base.py',
 ]
-optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='Adam', lr=2e-3))
+optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='Adam', lr=1e-3))

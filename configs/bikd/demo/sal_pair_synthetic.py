@@ -20,4 +20,4 @@ model = dict(
     ],
     granularity='sample',
 )
-optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='Adam', lr=5e-4))
+optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='Adam', lr=2e-4))

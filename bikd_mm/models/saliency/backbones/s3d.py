@@ -27,8 +27,8 @@ _MIXED = {
 }
 
 
-def _bn(channels: int) -> nn.BatchNorm3d:
-    return nn.BatchNorm3d(channels, eps=1e-3, momentum=0.001, affine=True)
+def _bn(channels: int, momentum: float = 0.001) -> nn.BatchNorm3d:
+    return nn.BatchNorm3d(channels, eps=1e-3, momentum=momentum, affine=True)
 
 
 class _BasicConv3d(nn.Module):
@@ -168,6 +168,10 @@ class S3D(BaseModule):
             Defaults to -1.
         norm_eval (bool): Keep BatchNorm in eval mode while training.
             Defaults to False.
+        bn_momentum (float): Momentum of the BatchNorm running statistics.
+            The public weights use 0.001, which keeps their statistics
+            while fine-tuning; a model trained from scratch needs a larger
+            value (e.g. 0.1) to estimate them. Defaults to 0.001.
         init_cfg (dict, optional): ``dict(type='Pretrained',
             checkpoint=...)`` loads the public weights.
     """
@@ -181,6 +185,7 @@ class S3D(BaseModule):
         out_indices: Sequence[int] = (0, 1, 2, 3),
         frozen_stages: int = -1,
         norm_eval: bool = False,
+        bn_momentum: float = 0.001,
         init_cfg: dict | None = None,
     ) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -230,6 +235,9 @@ class S3D(BaseModule):
             channels = block.out_channels
         level_channels.append(channels)
         self.base = nn.Sequential(*layers)
+        for module in self.base.modules():
+            if isinstance(module, nn.BatchNorm3d):
+                module.momentum = bn_momentum
         self._level_channels = level_channels
         self._freeze_stages()
 

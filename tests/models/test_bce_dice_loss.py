@@ -1,0 +1,84 @@
+"""BCEDiceLoss against a direct formula, and as a member's decode loss."""
+
+import pytest
+import torch
+from mmseg.registry import MODELS
+
+import bikd_mm  # noqa: F401
+
+from .seg_fixtures import fake_batch, member_model
+
+
+def direct(logits, labels, ignore=255, smooth=1.0):
+    """Per image: mean over channels of mean-BCE + 1 - Dice, by hand."""
+    batch, channels = logits.shape[:2]
+    out = torch.zeros(batch)
+    for b in range(batch):
+        valid = labels[b] != ignore
+        per_channel = []
+        for c in range(channels):
+            if channels == 1:
+                y = (labels[b] == 1).float()
+            else:
+                y = (labels[b] == c).float()
+            x = logits[b, c]
+            p = torch.sigmoid(x)
+            bce = -(y * torch.log(p) + (1 - y) * torch.log(1 - p))
+            bce = bce[valid].mean()
+            inter = (p * y)[valid].sum()
+            dice = (2 * inter + smooth) / (
+                p[valid].sum() + y[valid].sum() + smooth
+            )
+            per_channel.append(bce + 1 - dice)
+        out[b] = torch.stack(per_channel).mean()
+    return out
+
+
+@pytest.mark.parametrize('channels', [1, 4])
+def test_matches_direct_formula(channels):
+    torch.manual_seed(0)
+    logits = torch.randn(3, channels, 6, 7, dtype=torch.float64)
+    labels = torch.randint(0, max(channels, 2), (3, 6, 7))
+    labels[0, 0] = 255
+    image = MODELS.build(dict(type='BCEDiceLoss', reduction='image'))
+    torch.testing.assert_close(
+        image(logits, labels), direct(logits, labels).double()
+    )
+    mean = MODELS.build(dict(type='BCEDiceLoss', loss_weight=2.0))
+    torch.testing.assert_close(
+        mean(logits, labels), 2 * direct(logits, labels).double().mean()
+    )
+    pixel = MODELS.build(dict(type='BCEDiceLoss', reduction='none'))
+    per_pixel = pixel(logits, labels)
+    assert per_pixel.shape == (3, 6, 7)
+    assert torch.all(per_pixel[0, 0] == 0)
+
+
+def test_bad_labels_and_names_are_refused():
+    loss = MODELS.build(dict(type='BCEDiceLoss'))
+    with pytest.raises(ValueError, match='0/1 labels'):
+        loss(torch.randn(1, 1, 4, 4), torch.full((1, 4, 4), 3))
+    with pytest.raises(ValueError, match='outside'):
+        loss(torch.randn(1, 3, 4, 4), torch.full((1, 4, 4), 3))
+    with pytest.raises(ValueError, match='loss_'):
+        MODELS.build(dict(type='BCEDiceLoss', loss_name='bce'))
+
+
+def test_as_member_decode_loss_in_a_pair():
+    loss = dict(type='BCEDiceLoss')
+    members = [
+        dict(
+            name=name,
+            model=member_model(
+                kind,
+                decode_head=dict(loss_decode=loss),
+                auxiliary_head=dict(loss_decode=loss),
+            ),
+        )
+        for name, kind in (('cnn', 'cnn'), ('swin', 'swin'))
+    ]
+    pair = MODELS.build(dict(type='BiKDSegmentor', members=members))
+    data = pair.data_preprocessor(fake_batch(), True)
+    losses = pair(**data, mode='loss')
+    assert torch.isfinite(losses['cnn.decode.loss_bce_dice'])
+    assert torch.isfinite(losses['swin.aux.loss_bce_dice'])
