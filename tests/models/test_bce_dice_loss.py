@@ -82,3 +82,94 @@ def test_as_member_decode_loss_in_a_pair():
     losses = pair(**data, mode='loss')
     assert torch.isfinite(losses['cnn.decode.loss_bce_dice'])
     assert torch.isfinite(losses['swin.aux.loss_bce_dice'])
+
+
+def binary_member(name: str, kind: str) -> dict:
+    loss = dict(type='BCEDiceLoss')
+    head = dict(num_classes=2, out_channels=1, loss_decode=loss)
+    return dict(
+        name=name,
+        model=member_model(kind, decode_head=head, auxiliary_head=dict(head)),
+    )
+
+
+def test_binary_members_select_by_bce_and_distil_bernoulli():
+    pair = MODELS.build(
+        dict(
+            type='BiKDSegmentor',
+            kd_resolution='labels',
+            members=[binary_member('a', 'cnn'), binary_member('b', 'swin')],
+        )
+    )
+    assert pair.num_classes == 2
+    torch.manual_seed(0)
+    logits = {n: torch.randn(2, 1, 8, 8, requires_grad=True) for n in 'ab'}
+    labels = torch.randint(0, 2, (2, 8, 8))
+    labels[0, 0] = 255
+    out = pair._kd_losses(logits, labels)
+    valid = labels != 255
+    y = labels.clamp(max=1).float()
+    xa, xb = logits['a'][:, 0], logits['b'][:, 0]
+
+    def bce(x):
+        return -(
+            y * torch.nn.functional.logsigmoid(x)
+            + (1 - y) * torch.nn.functional.logsigmoid(-x)
+        )
+
+    a_teaches = (bce(xa) < bce(xb)) & valid  # ties: the last member
+    b_teaches = ~(bce(xa) < bce(xb)) & valid
+
+    def bernoulli_kl(xt, xs):
+        pt = torch.sigmoid(xt)
+        return pt * (
+            torch.nn.functional.logsigmoid(xt)
+            - torch.nn.functional.logsigmoid(xs)
+        ) + (1 - pt) * (
+            torch.nn.functional.logsigmoid(-xt)
+            - torch.nn.functional.logsigmoid(-xs)
+        )
+
+    n = valid.sum()
+    torch.testing.assert_close(
+        out['kd.loss_a_to_b'], (bernoulli_kl(xa, xb) * a_teaches).sum() / n
+    )
+    torch.testing.assert_close(
+        out['kd.loss_b_to_a'], (bernoulli_kl(xb, xa) * b_teaches).sum() / n
+    )
+    data = pair.data_preprocessor(fake_batch(num_classes=2), True)
+    losses = pair(**data, mode='loss')
+    assert torch.isfinite(losses['a.decode.loss_bce_dice'])
+
+
+def test_bce_dice_selection_per_image():
+    pair = MODELS.build(
+        dict(
+            type='BiKDSegmentor',
+            granularity='image',
+            selection_loss='bce_dice',
+            kd_resolution='labels',
+            members=[binary_member('a', 'cnn'), binary_member('b', 'swin')],
+        )
+    )
+    torch.manual_seed(3)
+    logits = {n: torch.randn(4, 1, 8, 8, dtype=torch.float64) for n in 'ab'}
+    labels = torch.randint(0, 2, (4, 8, 8))
+    pair.record_kd_maps = True
+    pair._kd_losses(logits, labels)
+    teacher = pair.last_kd_maps['teacher'][:, 0, 0]
+    score_a = direct(logits['a'], labels)
+    score_b = direct(logits['b'], labels)
+    want = torch.where(score_a < score_b, 0, 1)
+    assert torch.equal(teacher, want)
+    with pytest.raises(ValueError, match='selection_loss'):
+        MODELS.build(
+            dict(
+                type='BiKDSegmentor',
+                selection_loss='dice',
+                members=[
+                    binary_member('a', 'cnn'),
+                    binary_member('b', 'swin'),
+                ],
+            )
+        )

@@ -15,10 +15,12 @@ from bikd_mm.core import (
     select_teachers,
 )
 from bikd_mm.engine.optimizers.member_step import run_train_step
+from bikd_mm.models.losses.bce_dice_loss import BCEDiceLoss
 from bikd_mm.models.member import build_member, parse_members
 from bikd_mm.models.segmentors.member_adapters import build_adapter
 
 GRANULARITIES = ('pixel', 'image')
+SELECTION_LOSSES = ('ce', 'bce_dice')
 KD_RESOLUTIONS = ('logits', 'labels')
 
 
@@ -59,6 +61,12 @@ class BiKDSegmentor(BaseModel):
             pixel (the reference), ``'masked'`` over taught pixels only.
         detach_teacher (bool): Stop the KD gradient into the teaching
             member. Defaults to False (the reference).
+        selection_loss (str): The task loss that picks teachers: ``'ce'``
+            (cross-entropy of the softmax, or of the sigmoid for binary
+            one-channel members; per image its mean over valid pixels) or
+            ``'bce_dice'`` (:class:`BCEDiceLoss` on the raw logits, for
+            members trained with it: per pixel its BCE, per image BCE +
+            Dice). Defaults to ``'ce'``.
         tie (str): Tie rule of :func:`bikd_mm.core.select_teachers`.
             Defaults to ``'auto'`` (the reference).
         data_preprocessor (dict, optional): Preprocessor of the pair; it
@@ -75,6 +83,7 @@ class BiKDSegmentor(BaseModel):
         temperature: float = 1.0,
         normalize: str = 'all',
         detach_teacher: bool = False,
+        selection_loss: str = 'ce',
         tie: str = 'auto',
         data_preprocessor: dict | None = None,
         init_cfg: dict | None = None,
@@ -94,7 +103,13 @@ class BiKDSegmentor(BaseModel):
                 f'kd_resolution must be one of '
                 f'{KD_RESOLUTIONS}, got {kd_resolution!r}'
             )
+        if selection_loss not in SELECTION_LOSSES:
+            raise ValueError(
+                f'selection_loss must be one of {SELECTION_LOSSES}, got '
+                f'{selection_loss!r}'
+            )
         self.granularity = granularity
+        self.selection_loss = selection_loss
         self.kd_resolution = kd_resolution
         self.kd_weight = kd_weight
         self.temperature = temperature
@@ -219,21 +234,14 @@ class BiKDSegmentor(BaseModel):
         aligned, labels = self._align(logits, labels)
         valid = labels != self.ignore_index
         # One log-softmax per member serves the selection and the KL.
-        log_probs = [value.log_softmax(1) for value in aligned]
+        log_probs = [
+            self._class_logits(name, value).log_softmax(1)
+            for name, value in zip(names, aligned)
+        ]
         with torch.no_grad():
-            task = torch.stack(
-                [
-                    pixel_cross_entropy(
-                        lp,
-                        labels,
-                        ignore_index=self.ignore_index,
-                        from_log_probs=True,
-                    )
-                    for lp in log_probs
-                ]
-            )
+            task = self._selection_scores(aligned, log_probs, labels)
         if self.granularity == 'image':
-            per_image = torch.stack([per_image_mean(t, valid) for t in task])
+            per_image = task
             image_valid = valid.flatten(1).any(1)
             teacher = select_teachers(
                 per_image,
@@ -278,6 +286,43 @@ class BiKDSegmentor(BaseModel):
                 teacher == t
             ).sum().float() / num_valid
         return out
+
+    def _class_logits(self, name: str, logits: Tensor) -> Tensor:
+        """Logits over classes: a binary member's one sigmoid channel x
+        becomes ``[0, x]``, whose softmax is ``[1 - sigmoid(x),
+        sigmoid(x)]`` (class 1 is the foreground, as in mmseg)."""
+        if self.adapters[name].binary:
+            return torch.cat([torch.zeros_like(logits), logits], dim=1)
+        return logits
+
+    def _selection_scores(
+        self, aligned: list, log_probs: list, labels: Tensor
+    ) -> Tensor:
+        """Task loss of every member, ``[N, B, H, W]`` or ``[N, B]``."""
+        valid = labels != self.ignore_index
+        if self.selection_loss == 'bce_dice':
+            reduction = 'image' if self.granularity == 'image' else 'none'
+            loss = BCEDiceLoss(reduction=reduction)
+            return torch.stack(
+                [
+                    loss(value, labels, ignore_index=self.ignore_index)
+                    for value in aligned
+                ]
+            )
+        task = torch.stack(
+            [
+                pixel_cross_entropy(
+                    lp,
+                    labels,
+                    ignore_index=self.ignore_index,
+                    from_log_probs=True,
+                )
+                for lp in log_probs
+            ]
+        )
+        if self.granularity == 'image':
+            return torch.stack([per_image_mean(t, valid) for t in task])
+        return task
 
     def _align(self, logits: dict, labels: Tensor) -> tuple:
         """Resize every member's logits to the KD resolution."""

@@ -21,11 +21,9 @@ class EncoderDecoderAdapter:
     def __init__(self, model: EncoderDecoder):
         self.model = model
         head = model.decode_head
-        self.num_classes = (
-            head.out_channels
-            if getattr(head, 'use_sigmoid', False) and head.out_channels == 1
-            else head.num_classes
-        )
+        self.num_classes = head.num_classes
+        # mmseg's binary heads predict one sigmoid channel for 2 classes.
+        self.binary = head.out_channels == 1
         self.ignore_index = head.ignore_index
         self.align_corners = head.align_corners
 
