@@ -14,9 +14,6 @@ from .layouts import (
     saliency_image,
     write_standard_video,
 )
-from .package_import import ensure_saliency_importable
-
-ensure_saliency_importable()
 
 
 @pytest.fixture

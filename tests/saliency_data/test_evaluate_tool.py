@@ -13,11 +13,8 @@ import numpy as np
 import pytest
 import scipy.io
 
-from .package_import import ensure_saliency_importable
-
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOLS = osp.join(REPO, 'tools', 'saliency')
-HERE = osp.dirname(osp.abspath(__file__))
 
 
 def _load(name):
@@ -32,23 +29,9 @@ def _load(name):
 evaluate_tool = _load('evaluate')
 make_synthetic = _load('make_synthetic').make_synthetic
 
-# Runs a script after the import fallback of package_import.py, for
-# environments where bikd_mm.datasets itself cannot be imported.
-_BOOTSTRAP = (
-    'import runpy, sys; '
-    'runpy.run_path(sys.argv.pop(1))["ensure_saliency_importable"](); '
-    'sys.argv.pop(0); '
-    'runpy.run_path(sys.argv[0], run_name="__main__")'
-)
-
 
 def run_evaluate(*args):
-    script = osp.join(TOOLS, 'evaluate.py')
-    if ensure_saliency_importable():
-        cmd = [sys.executable, script, *args]
-    else:
-        helper = osp.join(HERE, 'package_import.py')
-        cmd = [sys.executable, '-c', _BOOTSTRAP, helper, script, *args]
+    cmd = [sys.executable, osp.join(TOOLS, 'evaluate.py'), *args]
     env = dict(os.environ)
     env['PYTHONPATH'] = os.pathsep.join(
         p for p in (REPO, env.get('PYTHONPATH')) if p

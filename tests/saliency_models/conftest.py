@@ -3,10 +3,6 @@
 import pytest
 import torch
 
-from .package_import import ensure_saliency_models_importable
-
-ensure_saliency_models_importable()
-
 
 @pytest.fixture(autouse=True)
 def _single_thread():
