@@ -86,8 +86,8 @@ def test_expansion_takes_member_settings(tmp_path, seg_data_root):
     expand_pair_config(cfg)
     optim = cfg.optim_wrapper
     assert optim.constructor == 'BiKDOptimWrapperConstructor'
-    assert optim.cnn.optimizer.type == 'SGD'
-    assert optim.swin.optimizer.type == 'AdamW'
+    assert optim.cnn.optimizer.lr == 3e-3
+    assert optim.swin.optimizer.lr == 2e-3
     assert 'paramwise_cfg' in optim.swin
     assert set(cfg.param_scheduler) == {'cnn', 'swin'}
     assert cfg.val_evaluator.type == 'MemberMetric'
@@ -105,7 +105,7 @@ def test_expansion_override_for_all_and_per_member(tmp_path, seg_data_root):
     )
     expand_pair_config(cfg)
     assert cfg.optim_wrapper.swin.optimizer.lr == 0.5
-    assert cfg.optim_wrapper.cnn.optimizer.type == 'SGD'  # its own
+    assert cfg.optim_wrapper.cnn.optimizer.lr == 3e-3  # its own
     cfg.optim_wrapper = dict(nobody=dict(type='OptimWrapper'))
     cfg.optim_wrapper.pop('constructor', None)
     with pytest.raises(KeyError, match='unknown members'):
@@ -122,6 +122,10 @@ def test_train_evaluate_resume_and_export(tmp_path, seg_data_root):
         assert f'train/{name}.teach_share' in hub.log_scalars
     ckpt = osp.join(cfg.work_dir, 'iter_2.pth')
     assert osp.isfile(ckpt)
+    for name in ('cnn', 'swin'):  # save_best per member
+        assert osp.isfile(
+            osp.join(cfg.work_dir, f'best_{name}_mIoU_iter_2.pth')
+        )
     # image | ground truth | cnn | swin | teacher map, 64 px each.
     picture = cv2.imread(osp.join(cfg.work_dir, 'vis_teacher', 'iter_2_1.png'))
     assert picture.shape == (64, 5 * 64, 3)

@@ -19,3 +19,8 @@ optim_wrapper = dict(
         )
     ),
 )
+# Constant rate: these tiny members only start to tell digits apart after
+# about 1000 steps at full rate (tools/demo/run_demo.py trains 1200).
+param_scheduler = [
+    dict(type='ConstantLR', factor=1.0, by_epoch=False, begin=0, end=1200)
+]
