@@ -1,3 +1,4 @@
+from .base_bikd_model import BaseBiKDModel
 from .classifiers import BiKDClassifier
 from .losses import BCEDiceLoss
 from .member import MemberSpec, build_member, parse_members
@@ -17,6 +18,7 @@ from .saliency import (
 from .segmentors import BiKDSegmentor
 
 __all__ = [
+    'BaseBiKDModel',
     'BCEDiceLoss',
     'BiKDClassifier',
     'BiKDSaliency',

@@ -1,10 +1,7 @@
 import copy
 
 import torch
-import torch.nn as nn
 from mmengine.logging import MMLogger
-from mmengine.model import BaseDataPreprocessor, BaseModel
-from mmengine.structures import BaseDataElement
 from mmpretrain.models.utils.batch_augments import RandomBatchAugment
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import batch_label_to_onehot, cat_batch_labels
@@ -13,15 +10,14 @@ from torch import Tensor
 from bikd_mm.core import gt_confidence, masked_kl_terms, select_teachers
 from bikd_mm.core.masked_kl import NORMALIZE_MODES
 from bikd_mm.core.selection import TIE_MODES
-from bikd_mm.engine.optimizers.member_step import run_train_step
+from bikd_mm.models.base_bikd_model import BaseBiKDModel
 from bikd_mm.models.classifiers.member_adapters import build_adapter
-from bikd_mm.models.member import build_member, parse_members
 
 FIRST_MEMBER = 'first'
 
 
 @MODELS.register_module()
-class BiKDClassifier(BaseModel):
+class BiKDClassifier(BaseBiKDModel):
     """Two or more image classifiers that teach each other (Bi-KD).
 
     Every member is a stock mmpretrain ``ImageClassifier`` built from its
@@ -78,6 +74,8 @@ class BiKDClassifier(BaseModel):
         init_cfg (dict, optional): Initialisation config.
     """
 
+    member_registry = MODELS
+
     def __init__(
         self,
         members: list,
@@ -90,11 +88,7 @@ class BiKDClassifier(BaseModel):
         data_preprocessor: dict | None = None,
         init_cfg: dict | None = None,
     ):
-        if data_preprocessor is None:
-            data_preprocessor = BaseDataPreprocessor()
-        super().__init__(
-            data_preprocessor=data_preprocessor, init_cfg=init_cfg
-        )
+        super().__init__(members, data_preprocessor, init_cfg)
         if normalize not in NORMALIZE_MODES:
             raise ValueError(
                 f'normalize must be one of {NORMALIZE_MODES}, '
@@ -110,23 +104,12 @@ class BiKDClassifier(BaseModel):
         self.detach_teacher = detach_teacher
         self.tie = tie
 
-        self.member_specs = parse_members(members)
-        self.members = nn.ModuleDict(
-            {
-                spec.name: build_member(spec, MODELS)
-                for spec in self.member_specs
-            }
-        )
         self.adapters = {
             name: build_adapter(model, name)
             for name, model in self.members.items()
         }
         self._check_compatible()
         self.batch_augments = self._take_batch_augments(batch_augments)
-
-    @property
-    def member_names(self) -> list[str]:
-        return list(self.members.keys())
 
     def _check_compatible(self) -> None:
         classes = {n: self.adapters[n].num_classes for n in self.member_names}
@@ -171,48 +154,8 @@ class BiKDClassifier(BaseModel):
             f'probs) or None, got {option!r}'
         )
 
-    def init_weights(self) -> None:
-        """Initialise members that have no checkpoint.
-
-        Members loaded from a checkpoint keep those weights.
-        """
-        for spec in self.member_specs:
-            if spec.checkpoint is None:
-                self.members[spec.name].init_weights()
-
-    # ------------------------------------------------------------------
-    # forward
-    def forward(
-        self,
-        inputs: list | Tensor,
-        data_samples: list | None = None,
-        mode: str = 'tensor',
-    ):
-        if mode == 'loss':
-            return self.loss(inputs, data_samples)
-        if mode == 'predict':
-            return self.predict(inputs, data_samples)
-        if mode == 'tensor':
-            return {
-                name: self.members[name](
-                    *self._member_batch(name, inputs, data_samples, False),
-                    mode='tensor',
-                )
-                for name in self.member_names
-            }
-        raise RuntimeError(
-            f'invalid mode {mode!r}: use loss, predict or tensor'
-        )
-
-    def _member_batch(
-        self, name: str, inputs, data_samples, training: bool
-    ) -> tuple:
-        # Each member normalises the shared batch with its own
-        # preprocessor, which writes labels into the samples: each member
-        # gets its own copy of them.
-        data = dict(inputs=inputs, data_samples=copy.deepcopy(data_samples))
-        data = self.members[name].data_preprocessor(data, training)
-        return data['inputs'], data['data_samples']
+    def _member_tensor(self, name: str, inputs, data_samples):
+        return self.members[name](inputs, data_samples, mode='tensor')
 
     def mix(self, inputs, data_samples: list) -> tuple:
         """Apply the pair's batch augmentation to a raw training batch.
@@ -326,13 +269,7 @@ class BiKDClassifier(BaseModel):
             normalize=self.normalize,
             from_log_probs=True,
         )
-        out = {}
-        for t, t_name in enumerate(names):
-            for s, s_name in enumerate(names):
-                if s != t:
-                    out[f'kd.loss_{t_name}_to_{s_name}'] = (
-                        self.kd_weight * terms[t, s]
-                    )
+        out = self._direction_losses(terms, self.kd_weight)
         hard = target.argmax(1) if target.is_floating_point() else target
         for t, t_name in enumerate(names):
             out[f'{t_name}.teach_share'] = (teacher == t).float().mean()
@@ -355,27 +292,4 @@ class BiKDClassifier(BaseModel):
                 name, inputs, data_samples, False
             )
             results[name] = self.members[name].predict(m_inputs, m_samples)
-        outputs = []
-        for i, first in enumerate(results[self.member_names[0]]):
-            sample = first.clone()
-            per_member = BaseDataElement()
-            for name in self.member_names:
-                per_member.set_field(results[name][i], name)
-            sample.members = per_member
-            outputs.append(sample)
-        return outputs
-
-    # ------------------------------------------------------------------
-    # training step
-    def train_step(self, data, optim_wrapper) -> dict:
-        """Forward all members, one backward, update every member.
-
-        Args:
-            data (dict): A batch from the dataloader.
-            optim_wrapper (OptimWrapper | OptimWrapperDict): One wrapper for
-                the whole pair, or one per member keyed by member name.
-
-        Returns:
-            dict: Log variables.
-        """
-        return run_train_step(self, self, data, optim_wrapper)
+        return self._pack_predictions(results)

@@ -3,14 +3,11 @@
 import copy
 
 import torch
-import torch.nn as nn
-from mmengine.model import BaseDataPreprocessor, BaseModel
 from torch import Tensor
 
 from bikd_mm.core import select_teachers
 from bikd_mm.core.distribution_kl import MATLAB_EPS, distribution_kl_terms
-from bikd_mm.engine.optimizers.member_step import run_train_step
-from bikd_mm.models.member import build_member, parse_members
+from bikd_mm.models.base_bikd_model import BaseBiKDModel
 from bikd_mm.registry import MODELS
 
 from .losses.functional import normalize_sum
@@ -20,7 +17,7 @@ GRANULARITIES = ('sample', 'pixel')
 
 
 @MODELS.register_module()
-class BiKDSaliency(BaseModel):
+class BiKDSaliency(BaseBiKDModel):
     """Two or more video saliency models that teach each other (Bi-KD).
 
     Every member is a :class:`VideoSaliencyModel` built from its own config
@@ -78,6 +75,8 @@ class BiKDSaliency(BaseModel):
         init_cfg (dict, optional): Initialisation config.
     """
 
+    member_registry = MODELS
+
     def __init__(
         self,
         members: list,
@@ -92,13 +91,9 @@ class BiKDSaliency(BaseModel):
         data_preprocessor: dict | None = None,
         init_cfg: dict | None = None,
     ) -> None:
-        if data_preprocessor is None:
-            data_preprocessor = BaseDataPreprocessor()
-        elif isinstance(data_preprocessor, dict):
+        if isinstance(data_preprocessor, dict):
             data_preprocessor = MODELS.build(data_preprocessor)
-        super().__init__(
-            data_preprocessor=data_preprocessor, init_cfg=init_cfg
-        )
+        super().__init__(members, data_preprocessor, init_cfg)
         if granularity not in GRANULARITIES:
             raise ValueError(
                 f'granularity must be one of {GRANULARITIES}, got '
@@ -114,50 +109,12 @@ class BiKDSaliency(BaseModel):
         if selection_loss is None:
             selection_loss = dict(type='SaliencyKLDCCLoss')
         self.selection_loss = MODELS.build(copy.deepcopy(selection_loss))
-        self.member_specs = parse_members(members)
-        self.members = nn.ModuleDict(
-            {
-                spec.name: build_member(spec, MODELS)
-                for spec in self.member_specs
-            }
-        )
         for name, model in self.members.items():
             if not hasattr(model, 'forward_train'):
                 raise TypeError(
                     f'member {name!r} ({type(model).__name__}) is not a '
                     'video saliency model (no forward_train)'
                 )
-
-    @property
-    def member_names(self) -> list[str]:
-        return list(self.members.keys())
-
-    def init_weights(self) -> None:
-        """Initialise members that have no checkpoint."""
-        for spec in self.member_specs:
-            if spec.checkpoint is None:
-                self.members[spec.name].init_weights()
-
-    def _member_batch(self, name: str, inputs, data_samples, training: bool):
-        data = dict(inputs=inputs, data_samples=data_samples)
-        data = self.members[name].data_preprocessor(data, training)
-        return data['inputs'], data['data_samples']
-
-    def forward(self, inputs, data_samples=None, mode: str = 'tensor'):
-        if mode == 'loss':
-            return self.loss(inputs, data_samples)
-        if mode == 'predict':
-            return self.predict(inputs, data_samples)
-        if mode == 'tensor':
-            return {
-                name: self.members[name]._forward(
-                    *self._member_batch(name, inputs, data_samples, False)
-                )
-                for name in self.member_names
-            }
-        raise RuntimeError(
-            f'invalid mode {mode!r}: use loss, predict or tensor'
-        )
 
     def loss(self, inputs, data_samples: list) -> dict:
         """Every member's losses, the KD terms and the teach shares."""
@@ -216,13 +173,7 @@ class BiKDSaliency(BaseModel):
         else:
             terms, teacher = self._pixel_terms(aligned, gts, labelled, size)
             count = teacher.numel()
-        out = {}
-        for t, t_name in enumerate(names):
-            for s, s_name in enumerate(names):
-                if s != t:
-                    out[f'kd.loss_{t_name}_to_{s_name}'] = (
-                        self.kd_weight * terms[t, s]
-                    )
+        out = self._direction_losses(terms, self.kd_weight)
         for t, t_name in enumerate(names):
             out[f'{t_name}.teach_share'] = (teacher == t).sum().float() / max(
                 count, 1
@@ -292,7 +243,3 @@ class BiKDSaliency(BaseModel):
             }
             outputs.append(sample)
         return outputs
-
-    def train_step(self, data, optim_wrapper) -> dict:
-        """Forward all members, one backward, update every member."""
-        return run_train_step(self, self, data, optim_wrapper)

@@ -1,10 +1,5 @@
-import copy
-
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
-from mmengine.model import BaseDataPreprocessor, BaseModel
-from mmengine.structures import BaseDataElement
 from mmseg.registry import MODELS
 from torch import Tensor
 
@@ -14,9 +9,8 @@ from bikd_mm.core import (
     pixel_cross_entropy,
     select_teachers,
 )
-from bikd_mm.engine.optimizers.member_step import run_train_step
+from bikd_mm.models.base_bikd_model import BaseBiKDModel
 from bikd_mm.models.losses.bce_dice_loss import BCEDiceLoss
-from bikd_mm.models.member import build_member, parse_members
 from bikd_mm.models.segmentors.member_adapters import build_adapter
 
 GRANULARITIES = ('pixel', 'image')
@@ -25,7 +19,7 @@ KD_RESOLUTIONS = ('logits', 'labels')
 
 
 @MODELS.register_module()
-class BiKDSegmentor(BaseModel):
+class BiKDSegmentor(BaseBiKDModel):
     """Two or more segmentors that teach each other (Bi-KD).
 
     Every member is a stock mmseg segmentor built from its own config, with
@@ -74,6 +68,8 @@ class BiKDSegmentor(BaseModel):
         init_cfg (dict, optional): Initialisation config.
     """
 
+    member_registry = MODELS
+
     def __init__(
         self,
         members: list,
@@ -88,11 +84,7 @@ class BiKDSegmentor(BaseModel):
         data_preprocessor: dict | None = None,
         init_cfg: dict | None = None,
     ):
-        if data_preprocessor is None:
-            data_preprocessor = BaseDataPreprocessor()
-        super().__init__(
-            data_preprocessor=data_preprocessor, init_cfg=init_cfg
-        )
+        super().__init__(members, data_preprocessor, init_cfg)
         if granularity not in GRANULARITIES:
             raise ValueError(
                 f'granularity must be one of {GRANULARITIES}, '
@@ -120,22 +112,11 @@ class BiKDSegmentor(BaseModel):
         self.record_kd_maps = False
         self.last_kd_maps: dict | None = None
 
-        self.member_specs = parse_members(members)
-        self.members = nn.ModuleDict(
-            {
-                spec.name: build_member(spec, MODELS)
-                for spec in self.member_specs
-            }
-        )
         self.adapters = {
             name: build_adapter(model, name)
             for name, model in self.members.items()
         }
         self._check_compatible()
-
-    @property
-    def member_names(self) -> list[str]:
-        return list(self.members.keys())
 
     def _check_compatible(self) -> None:
         names = self.member_names
@@ -153,48 +134,6 @@ class BiKDSegmentor(BaseModel):
             )
         self.num_classes = classes[names[0]]
         self.ignore_index = ignore[names[0]]
-
-    def init_weights(self) -> None:
-        """Initialise members that have no checkpoint.
-
-        Members loaded from a checkpoint keep those weights.
-        """
-        for spec in self.member_specs:
-            if spec.checkpoint is None:
-                self.members[spec.name].init_weights()
-
-    # ------------------------------------------------------------------
-    # forward
-    def forward(
-        self,
-        inputs: list | Tensor,
-        data_samples: list | None = None,
-        mode: str = 'tensor',
-    ):
-        if mode == 'loss':
-            return self.loss(inputs, data_samples)
-        if mode == 'predict':
-            return self.predict(inputs, data_samples)
-        if mode == 'tensor':
-            return {
-                name: self.members[name]._forward(
-                    *self._member_batch(name, inputs, data_samples, False)
-                )
-                for name in self.member_names
-            }
-        raise RuntimeError(
-            f'invalid mode {mode!r}: use loss, predict or tensor'
-        )
-
-    def _member_batch(
-        self, name: str, inputs, data_samples, training: bool
-    ) -> tuple:
-        # Each member normalises and pads the shared batch with its own
-        # preprocessor; preprocessors pad ground truth in place, so each
-        # member gets its own copy of the samples.
-        data = dict(inputs=inputs, data_samples=copy.deepcopy(data_samples))
-        data = self.members[name].data_preprocessor(data, training)
-        return data['inputs'], data['data_samples']
 
     def loss(self, inputs, data_samples: list) -> dict:
         """Every member's own losses, the KD terms and teach shares.
@@ -265,13 +204,7 @@ class BiKDSegmentor(BaseModel):
             valid=valid,
             from_log_probs=True,
         )
-        out = {}
-        for t, t_name in enumerate(names):
-            for s, s_name in enumerate(names):
-                if s != t:
-                    out[f'kd.loss_{t_name}_to_{s_name}'] = (
-                        self.kd_weight * terms[t, s]
-                    )
+        out = self._direction_losses(terms, self.kd_weight)
         if self.record_kd_maps:
             self.last_kd_maps = dict(
                 labels=labels.detach(),
@@ -364,27 +297,4 @@ class BiKDSegmentor(BaseModel):
                 name, inputs, data_samples, False
             )
             results[name] = self.members[name].predict(m_inputs, m_samples)
-        outputs = []
-        for i, first in enumerate(results[self.member_names[0]]):
-            sample = first.clone() if hasattr(first, 'clone') else first
-            per_member = BaseDataElement()
-            for name in self.member_names:
-                per_member.set_field(results[name][i], name)
-            sample.members = per_member
-            outputs.append(sample)
-        return outputs
-
-    # ------------------------------------------------------------------
-    # training step
-    def train_step(self, data, optim_wrapper) -> dict:
-        """Forward all members, one backward, update every member.
-
-        Args:
-            data (dict): A batch from the dataloader.
-            optim_wrapper (OptimWrapper | OptimWrapperDict): One wrapper for
-                the whole pair, or one per member keyed by member name.
-
-        Returns:
-            dict: Log variables.
-        """
-        return run_train_step(self, self, data, optim_wrapper)
+        return self._pack_predictions(results)

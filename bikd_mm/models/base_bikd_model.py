@@ -1,0 +1,138 @@
+import copy
+
+import torch.nn as nn
+from mmengine.model import BaseDataPreprocessor, BaseModel
+from mmengine.registry import Registry
+from mmengine.structures import BaseDataElement
+from torch import Tensor
+
+from bikd_mm.engine.optimizers.member_step import run_train_step
+from bikd_mm.models.member import build_member, parse_members
+
+
+class BaseBiKDModel(BaseModel):
+    """What every Bi-KD model shares: its members and its training step.
+
+    A subclass states the registry its members come from
+    (``member_registry``) and implements ``loss`` (own losses, teacher
+    selection, KD terms) and ``predict``. This base builds the members from
+    their configs and checkpoints, runs each member's own data
+    preprocessor on the shared batch, dispatches ``forward`` modes, names
+    the KD terms, packs per-member predictions and runs the one-backward
+    training step.
+
+    Args:
+        members (list[dict]): Member descriptions (see
+            :mod:`bikd_mm.models.member`).
+        data_preprocessor (dict | nn.Module, optional): Preprocessor of the
+            pair; it only moves data to the device, each member normalises
+            the batch itself.
+        init_cfg (dict, optional): Initialisation config.
+    """
+
+    member_registry: Registry
+
+    def __init__(
+        self,
+        members: list,
+        data_preprocessor: dict | nn.Module | None = None,
+        init_cfg: dict | None = None,
+    ):
+        if data_preprocessor is None:
+            data_preprocessor = BaseDataPreprocessor()
+        super().__init__(
+            data_preprocessor=data_preprocessor, init_cfg=init_cfg
+        )
+        self.member_specs = parse_members(members)
+        self.members = nn.ModuleDict(
+            {
+                spec.name: build_member(spec, self.member_registry)
+                for spec in self.member_specs
+            }
+        )
+
+    @property
+    def member_names(self) -> list[str]:
+        return list(self.members.keys())
+
+    def init_weights(self) -> None:
+        """Initialise members that have no checkpoint.
+
+        Members loaded from a checkpoint keep those weights.
+        """
+        for spec in self.member_specs:
+            if spec.checkpoint is None:
+                self.members[spec.name].init_weights()
+
+    def forward(
+        self,
+        inputs: list | Tensor,
+        data_samples: list | None = None,
+        mode: str = 'tensor',
+    ):
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        if mode == 'tensor':
+            return {
+                name: self._member_tensor(
+                    name,
+                    *self._member_batch(name, inputs, data_samples, False),
+                )
+                for name in self.member_names
+            }
+        raise RuntimeError(
+            f'invalid mode {mode!r}: use loss, predict or tensor'
+        )
+
+    def _member_tensor(self, name: str, inputs, data_samples):
+        """A member's raw network output (``forward`` in tensor mode)."""
+        return self.members[name]._forward(inputs, data_samples)
+
+    def _member_batch(
+        self, name: str, inputs, data_samples, training: bool
+    ) -> tuple:
+        """The shared batch through one member's own data preprocessor."""
+        # Preprocessors write into the samples (padded labels, batch
+        # shapes), so each member gets its own copy of them.
+        data = dict(inputs=inputs, data_samples=copy.deepcopy(data_samples))
+        data = self.members[name].data_preprocessor(data, training)
+        return data['inputs'], data['data_samples']
+
+    def _direction_losses(self, terms: Tensor, weight: float) -> dict:
+        """``kd.loss_<t>_to_<s>`` from an ``[N, N]`` matrix of KD terms."""
+        names = self.member_names
+        return {
+            f'kd.loss_{t_name}_to_{s_name}': weight * terms[t, s]
+            for t, t_name in enumerate(names)
+            for s, s_name in enumerate(names)
+            if s != t
+        }
+
+    def _pack_predictions(self, results: dict) -> list:
+        """One output per sample: the first member's, with a ``members``
+        field holding every member's (``sample.members.<name>``), so stock
+        metrics see the first member and ``MemberMetric`` sees all."""
+        outputs = []
+        for i, first in enumerate(results[self.member_names[0]]):
+            sample = first.clone()
+            per_member = BaseDataElement()
+            for name in self.member_names:
+                per_member.set_field(results[name][i], name)
+            sample.members = per_member
+            outputs.append(sample)
+        return outputs
+
+    def train_step(self, data, optim_wrapper) -> dict:
+        """Forward all members, one backward, update every member.
+
+        Args:
+            data (dict): A batch from the dataloader.
+            optim_wrapper (OptimWrapper | OptimWrapperDict): One wrapper for
+                the whole pair, or one per member keyed by member name.
+
+        Returns:
+            dict: Log variables.
+        """
+        return run_train_step(self, self, data, optim_wrapper)
