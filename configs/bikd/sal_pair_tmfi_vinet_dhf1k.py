@@ -76,6 +76,8 @@ val_dataloader = dict(
         sampling='clip',
         # Sparse validation clips, as in the reference scripts.
         clip_interval=4 * clip_len,
+        # Shuffled-AUC negatives: fixations of 10 frames of other videos.
+        other_fixations=10,
         pipeline=val_pipeline,
         test_mode=True,
     ),
@@ -91,6 +93,7 @@ test_dataloader = dict(
         split=val_split,
         clip_len=clip_len,
         sampling='sliding',
+        other_fixations=10,
         pipeline=val_pipeline,
         test_mode=True,
     ),

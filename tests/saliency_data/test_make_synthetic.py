@@ -121,3 +121,35 @@ def test_command_line(tmp_path):
         seed=7,
     )
     assert tree(out) == tree(expected)
+
+
+def test_other_fixations_for_shuffled_auc(tmp_path):
+    from mmengine.structures import BaseDataElement
+
+    from bikd_mm.datasets.saliency import PackSaliencyInputs
+    from bikd_mm.evaluation.saliency import SaliencyMetric
+
+    root = make_synthetic(str(tmp_path / 'syn'), **SMALL)
+    train = DHF1KDataset(root, split='train', clip_len=3, other_fixations=4)
+    info = train.get_data_info(0)
+    assert len(info['other_fixations']) == 4
+    own_video = osp.dirname(osp.dirname(info['fixation_path']))
+    for path, _ in info['other_fixations']:
+        assert osp.dirname(osp.dirname(path)) != own_video
+    # The same sample always draws the same negatives.
+    assert train.get_data_info(0)['other_fixations'] == info['other_fixations']
+    results = LoadSaliencyClip()(info)
+    union = np.zeros_like(results['gt_fixation'])
+    for path, key in info['other_fixations']:
+        union = np.maximum(union, read_fixation_map(path, key))
+    assert np.array_equal(results['other_fixation'], union)
+    packed = PackSaliencyInputs()(results)['data_samples']
+    assert isinstance(packed, BaseDataElement)
+    sample = packed.to_dict()
+    sample['pred_saliency'] = sample['gt_saliency']
+    metric = SaliencyMetric()
+    metric.process({}, [sample])
+    scores = metric.compute_metrics(metric.results)
+    assert 0.5 < scores['sAUC'] <= 1.0
+    plain = DHF1KDataset(root, split='train', clip_len=3)
+    assert 'other_fixations' not in plain.get_data_info(0)

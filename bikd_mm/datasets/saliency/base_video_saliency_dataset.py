@@ -153,6 +153,9 @@ class BaseVideoSaliencyDataset(BaseDataset):
     - ``map_path`` and ``fixation_path`` (str or None): the target's
       saliency and fixation maps, ``None`` for unlabelled splits;
       ``fixation_key`` (str or None): variable of a ``.mat`` fixation map;
+    - ``other_fixations`` (list of (path, key)): with ``other_fixations=k``,
+      the fixation maps of k frames of other videos, whose union is the
+      negative set of shuffled AUC (loaded as ``other_fixation``);
     - any extra per-video key of :meth:`scan_videos` (e.g. ``fps``).
 
     Sampling:
@@ -188,6 +191,11 @@ class BaseVideoSaliencyDataset(BaseDataset):
             video: ``'flip'`` (time-flip, reference) or ``'repeat'``.
         skip_short_videos (bool): With ``'clip'`` sampling, skip videos
             shorter than one clip with a warning instead of raising.
+        other_fixations (int): Frames of other videos whose fixations each
+            labelled sample carries for shuffled AUC (the benchmark uses
+            10). They are drawn per sample with ``seed + idx``, so every
+            run evaluates the same negatives. Defaults to 0 (none).
+        seed (int): Seed of that draw. Defaults to 0.
         **kwargs: Passed to :class:`mmengine.dataset.BaseDataset`
             (``pipeline``, ``test_mode``, ``lazy_init``,
             ``serialize_data``, ``indices``, ``metainfo``, ``ann_file``).
@@ -208,6 +216,8 @@ class BaseVideoSaliencyDataset(BaseDataset):
         clip_interval: int = 1,
         pad_mode: str = 'flip',
         skip_short_videos: bool = False,
+        other_fixations: int = 0,
+        seed: int = 0,
         **kwargs,
     ) -> None:
         name = type(self).__name__
@@ -255,6 +265,8 @@ class BaseVideoSaliencyDataset(BaseDataset):
         self.clip_interval = clip_interval
         self.pad_mode = pad_mode
         self.skip_short_videos = skip_short_videos
+        self.other_fixations = other_fixations
+        self.seed = seed
         self._videos: list = []
         super().__init__(data_root=data_root, **kwargs)
         self._metainfo.setdefault('split', split)
@@ -442,10 +454,34 @@ class BaseVideoSaliencyDataset(BaseDataset):
             fixations[target] if fixations is not None else None
         )
         info['fixation_key'] = video.get('fixation_key')
+        if self.other_fixations and info['fixation_path'] is not None:
+            info['other_fixations'] = self._other_fixations(
+                idx, info['video_idx']
+            )
         for key, value in video.items():
             if key not in _PER_FRAME_KEYS:
                 info.setdefault(key, value)
         return info
+
+    def _other_fixations(self, idx: int, video_idx: int) -> list:
+        """Fixation maps of random frames of other labelled videos."""
+        others = [
+            v
+            for v in range(self.num_videos)
+            if v != video_idx
+            and self.get_video_info(v)['fixation_paths'] is not None
+        ]
+        if not others:
+            return []
+        rng = np.random.default_rng(self.seed + idx)
+        picked = []
+        for v in rng.choice(others, self.other_fixations):
+            video = self.get_video_info(int(v))
+            frame = int(rng.integers(len(video['fixation_paths'])))
+            picked.append(
+                (video['fixation_paths'][frame], video.get('fixation_key'))
+            )
+        return picked
 
     def _require_dir(self, path: str, what: str) -> str:
         """Return ``path`` if it is a folder, else raise naming it."""

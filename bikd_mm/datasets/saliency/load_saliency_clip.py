@@ -81,6 +81,16 @@ class LoadSaliencyClip:
                 if fix.shape != sal.shape:
                     fix = rescale_fixations(fix, sal.shape)
                 results['gt_fixation'] = fix
+            if results.get('other_fixations'):
+                # Shuffled-AUC negatives: the union of other frames'
+                # fixations, on this sample's map grid.
+                union = np.zeros(sal.shape, np.float32)
+                for path, key in results['other_fixations']:
+                    other = read_fixation_map(path, key)
+                    if other.shape != sal.shape:
+                        other = rescale_fixations(other, sal.shape)
+                    union = np.maximum(union, other)
+                results['other_fixation'] = union
         return results
 
     def __repr__(self) -> str:

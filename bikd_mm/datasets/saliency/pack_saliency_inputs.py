@@ -73,7 +73,7 @@ class PackSaliencyInputs:
         inputs = torch.from_numpy(imgs).permute(0, 3, 1, 2).contiguous()
         metainfo = {k: results[k] for k in self.meta_keys if k in results}
         sample = BaseDataElement(metainfo=metainfo)
-        for key in ('gt_saliency', 'gt_fixation'):
+        for key in ('gt_saliency', 'gt_fixation', 'other_fixation'):
             if key in results:
                 sample.set_data(
                     {

@@ -39,7 +39,7 @@ class RandomFlipClip:
         if flip:
             # [T, H, W, C]: width is axis 2; the maps are [H, W].
             results['imgs'] = np.ascontiguousarray(results['imgs'][:, :, ::-1])
-            for key in ('gt_saliency', 'gt_fixation'):
+            for key in ('gt_saliency', 'gt_fixation', 'other_fixation'):
                 if key in results:
                     results[key] = np.ascontiguousarray(results[key][:, ::-1])
         return results

@@ -25,7 +25,8 @@ class ResizeClip:
     Saliency maps are interpolated like the frames; fixation maps move
     each fixation to the cell that contains it, so none is lost.
 
-    Required keys: ``imgs``; ``gt_saliency``, ``gt_fixation`` if present.
+    Required keys: ``imgs``; ``gt_saliency``, ``gt_fixation``,
+    ``other_fixation`` if present.
     Modified keys: ``imgs``, ``img_shape``, and with ``resize_gt``
     ``gt_saliency``, ``gt_fixation``, ``gt_shape``.
 
@@ -81,10 +82,9 @@ class ResizeClip:
                 # Bicubic interpolation overshoots.
                 results['gt_saliency'] = np.clip(sal, 0.0, 1.0)
                 results['gt_shape'] = self.size
-            if 'gt_fixation' in results:
-                results['gt_fixation'] = rescale_fixations(
-                    results['gt_fixation'], self.size
-                )
+            for key in ('gt_fixation', 'other_fixation'):
+                if key in results:
+                    results[key] = rescale_fixations(results[key], self.size)
         return results
 
     def __repr__(self) -> str:

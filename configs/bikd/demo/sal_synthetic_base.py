@@ -51,6 +51,7 @@ val_dataloader = dict(
         clip_len=clip_len,
         sampling='sliding',
         clip_interval=2,
+        other_fixations=10,
         pipeline=val_pipeline,
         test_mode=True,
     ),
