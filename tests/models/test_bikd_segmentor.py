@@ -260,3 +260,50 @@ def test_checkpoint_of_another_architecture_lists_keys(tmp_path):
     torch.save({'state_dict': other.state_dict()}, path)
     with pytest.raises(RuntimeError, match='missing keys.*unexpected keys'):
         build_pair([member('cnn'), member('swin', checkpoint=str(path))])
+
+
+@pytest.mark.parametrize('avg_non_ignore', [False, True])
+def test_shared_decode_ce_equals_stock_loss(avg_non_ignore):
+    ce = dict(type='CrossEntropyLoss', avg_non_ignore=avg_non_ignore)
+    members = [
+        dict(name=n, model=member_model(n, decode_head=dict(loss_decode=ce)))
+        for n in ('cnn', 'swin')
+    ]
+    torch.manual_seed(0)
+    shared = build_pair(members, kd_resolution='labels')
+    plain = build_pair(members, kd_resolution='labels', share_decode_ce=False)
+    plain.load_state_dict(shared.state_dict())
+    assert shared._shared_ce_members() == {'cnn', 'swin'}
+    assert plain._shared_ce_members() == set()
+    # Eval mode: no dropout, fixed batch-norm statistics.
+    shared.eval()
+    plain.eval()
+    raw = fake_batch()
+    got = shared(**shared.data_preprocessor(raw, True), mode='loss')
+    want = plain(**plain.data_preprocessor(raw, True), mode='loss')
+    assert set(got) == set(want)
+    for key in want:
+        torch.testing.assert_close(got[key], want[key])
+    grads = []
+    for pair, losses in ((shared, got), (plain, want)):
+        total = sum(v for k, v in losses.items() if 'loss' in k)
+        head = pair.members['cnn'].decode_head.conv_seg.weight
+        grads.append(torch.autograd.grad(total, head)[0])
+    torch.testing.assert_close(grads[0], grads[1])
+
+
+def test_decode_ce_is_not_shared_when_it_cannot_be():
+    pair = build_pair(kd_resolution='logits')
+    assert pair._shared_ce_members() == set()
+    dice = dict(type='BCEDiceLoss')
+    pair = build_pair(
+        [
+            member('cnn'),
+            dict(
+                name='swin',
+                model=member_model('swin', decode_head=dict(loss_decode=dice)),
+            ),
+        ],
+        kd_resolution='labels',
+    )
+    assert pair._shared_ce_members() == {'cnn'}

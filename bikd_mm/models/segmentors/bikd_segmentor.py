@@ -61,6 +61,12 @@ class BiKDSegmentor(BaseBiKDModel):
             ``'bce_dice'`` (:class:`BCEDiceLoss` on the raw logits, for
             members trained with it: per pixel its BCE, per image BCE +
             Dice). Defaults to ``'ce'``.
+        share_decode_ce (bool): With ``kd_resolution='labels'``, compute
+            the decode cross-entropy of members whose decode loss is one
+            plain ``CrossEntropyLoss`` from the log-probabilities the KD
+            term uses: the same loss and accuracy values, one upsampling
+            and one log-softmax of the full-size logits less per member.
+            Defaults to True.
         tie (str): Tie rule of :func:`bikd_mm.core.select_teachers`.
             Defaults to ``'auto'`` (the reference).
         data_preprocessor (dict, optional): Preprocessor of the pair; it
@@ -80,6 +86,7 @@ class BiKDSegmentor(BaseBiKDModel):
         normalize: str = 'all',
         detach_teacher: bool = False,
         selection_loss: str = 'ce',
+        share_decode_ce: bool = True,
         tie: str = 'auto',
         data_preprocessor: dict | None = None,
         init_cfg: dict | None = None,
@@ -108,6 +115,7 @@ class BiKDSegmentor(BaseBiKDModel):
         self.normalize = normalize
         self.detach_teacher = detach_teacher
         self.tie = tie
+        self.share_decode_ce = share_decode_ce
         # Set by TeacherMapVisualizationHook for the steps it draws.
         self.record_kd_maps = False
         self.last_kd_maps: dict | None = None
@@ -144,12 +152,13 @@ class BiKDSegmentor(BaseBiKDModel):
             direction, and ``<member>.teach_share``.
         """
         losses, logits, labels = {}, {}, None
+        shared = self._shared_ce_members()
         for name in self.member_names:
             m_inputs, m_samples = self._member_batch(
                 name, inputs, data_samples, True
             )
             own, seg_logits = self.adapters[name].forward_train(
-                m_inputs, m_samples
+                m_inputs, m_samples, decode_loss=name not in shared
             )
             losses.update({f'{name}.{k}': v for k, v in own.items()})
             logits[name] = seg_logits
@@ -165,10 +174,52 @@ class BiKDSegmentor(BaseBiKDModel):
                     'give every member the same data_preprocessor size'
                 )
         if self.kd_weight:
-            losses.update(self._kd_losses(logits, labels))
+            losses.update(self._kd_losses(logits, labels, shared))
         return losses
 
-    def _kd_losses(self, logits: dict, labels: Tensor) -> dict:
+    def _shared_ce_members(self) -> set:
+        """Members whose decode CE comes from the KD log-probabilities."""
+        if not (
+            self.share_decode_ce
+            and self.kd_weight
+            and self.kd_resolution == 'labels'
+        ):
+            return set()
+        return {
+            n
+            for n in self.member_names
+            if self.adapters[n].shareable_ce is not None
+        }
+
+    def _shared_decode_losses(
+        self, name: str, log_probs: Tensor, labels: Tensor
+    ) -> dict:
+        """``decode.loss_ce`` and ``decode.acc_seg`` as ``loss_by_feat``
+        computes them, from log-probabilities at label resolution."""
+        loss = self.adapters[name].shareable_ce
+        valid = labels != self.ignore_index
+        ce = pixel_cross_entropy(
+            log_probs,
+            labels,
+            ignore_index=self.ignore_index,
+            from_log_probs=True,
+        )
+        # mmseg averages over every pixel unless avg_non_ignore is set.
+        denom = valid.sum() if loss.avg_non_ignore else labels.numel()
+        correct = (log_probs.detach().argmax(1) == labels) & valid
+        return {
+            f'{name}.decode.{loss.loss_name}': loss.loss_weight
+            * ce.sum()
+            / denom,
+            # Shaped like mmseg's accuracy(): one value per top-k.
+            f'{name}.decode.acc_seg': (
+                correct.sum() * 100.0 / valid.sum().clamp(min=1)
+            ).reshape(1),
+        }
+
+    def _kd_losses(
+        self, logits: dict, labels: Tensor, shared: set = frozenset()
+    ) -> dict:
         names = self.member_names
         aligned, labels = self._align(logits, labels)
         valid = labels != self.ignore_index
@@ -205,6 +256,9 @@ class BiKDSegmentor(BaseBiKDModel):
             from_log_probs=True,
         )
         out = self._direction_losses(terms, self.kd_weight)
+        for name, lp in zip(names, log_probs):
+            if name in shared:
+                out.update(self._shared_decode_losses(name, lp, labels))
         if self.record_kd_maps:
             self.last_kd_maps = dict(
                 labels=labels.detach(),

@@ -6,6 +6,7 @@ class logits that the KD term compares across members.
 """
 
 import torch.nn as nn
+from mmseg.models.losses import CrossEntropyLoss
 from mmseg.models.segmentors import EncoderDecoder
 from mmseg.utils import add_prefix
 from torch import Tensor
@@ -27,10 +28,41 @@ class EncoderDecoderAdapter:
         self.ignore_index = head.ignore_index
         self.align_corners = head.align_corners
 
+    @property
+    def shareable_ce(self) -> CrossEntropyLoss | None:
+        """The decode loss when it is one plain softmax cross-entropy.
+
+        Such a loss can be computed from the log-probabilities that the KD
+        term already has at label resolution, with the same value as
+        ``loss_by_feat``; any other decode loss returns None.
+        """
+        head = self.model.decode_head
+        loss = head.loss_decode
+        if isinstance(loss, nn.ModuleList):
+            if len(loss) != 1:
+                return None
+            loss = loss[0]
+        plain = (
+            type(loss) is CrossEntropyLoss
+            and not loss.use_sigmoid
+            and not loss.use_mask
+            and loss.class_weight is None
+            and head.sampler is None
+            and not self.binary
+        )
+        return loss if plain else None
+
     def forward_train(
-        self, inputs: Tensor, data_samples: list
+        self, inputs: Tensor, data_samples: list, decode_loss: bool = True
     ) -> tuple[dict, Tensor]:
         """Own losses and decode logits of one batch.
+
+        Args:
+            inputs (Tensor): The member's preprocessed images.
+            data_samples (list[SegDataSample]): Its samples.
+            decode_loss (bool): Compute the decode head's losses; False
+                when the caller computes them from shared log-probabilities
+                (see :attr:`shareable_ce`).
 
         Returns:
             tuple[dict, Tensor]: The losses that ``model.loss`` would
@@ -40,9 +72,12 @@ class EncoderDecoderAdapter:
         model = self.model
         feats = model.extract_feat(inputs)
         seg_logits = model.decode_head(feats)
-        losses = add_prefix(
-            model.decode_head.loss_by_feat(seg_logits, data_samples), 'decode'
-        )
+        losses = {}
+        if decode_loss:
+            losses = add_prefix(
+                model.decode_head.loss_by_feat(seg_logits, data_samples),
+                'decode',
+            )
         if model.with_auxiliary_head:
             heads = model.auxiliary_head
             if isinstance(heads, nn.ModuleList):
