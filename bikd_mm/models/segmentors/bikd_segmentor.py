@@ -192,18 +192,13 @@ class BiKDSegmentor(BaseBiKDModel):
         }
 
     def _shared_decode_losses(
-        self, name: str, log_probs: Tensor, labels: Tensor
+        self, name: str, log_probs: Tensor, ce: Tensor, labels: Tensor
     ) -> dict:
         """``decode.loss_ce`` and ``decode.acc_seg`` as ``loss_by_feat``
-        computes them, from log-probabilities at label resolution."""
+        computes them, from log-probabilities at label resolution and their
+        per-pixel cross-entropy ``ce`` (0 on ignored pixels)."""
         loss = self.adapters[name].shareable_ce
         valid = labels != self.ignore_index
-        ce = pixel_cross_entropy(
-            log_probs,
-            labels,
-            ignore_index=self.ignore_index,
-            from_log_probs=True,
-        )
         # mmseg averages over every pixel unless avg_non_ignore is set.
         denom = valid.sum() if loss.avg_non_ignore else labels.numel()
         correct = (log_probs.detach().argmax(1) == labels) & valid
@@ -223,13 +218,20 @@ class BiKDSegmentor(BaseBiKDModel):
         names = self.member_names
         aligned, labels = self._align(logits, labels)
         valid = labels != self.ignore_index
-        # One log-softmax per member serves the selection and the KL.
+        # One log-softmax per member serves the selection and the KL, and
+        # one per-pixel CE the selection and the shared decode losses.
         log_probs = [
             self._class_logits(name, value).log_softmax(1)
             for name, value in zip(names, aligned)
         ]
+        ce = {
+            name: self._pixel_ce(lp, labels, keep_grad=name in shared)
+            for name, lp in zip(names, log_probs)
+        }
         with torch.no_grad():
-            task = self._selection_scores(aligned, log_probs, labels)
+            task = self._selection_scores(
+                aligned, [ce[n].detach() for n in names], labels
+            )
         if self.granularity == 'image':
             per_image = task
             image_valid = valid.flatten(1).any(1)
@@ -258,7 +260,9 @@ class BiKDSegmentor(BaseBiKDModel):
         out = self._direction_losses(terms, self.kd_weight)
         for name, lp in zip(names, log_probs):
             if name in shared:
-                out.update(self._shared_decode_losses(name, lp, labels))
+                out.update(
+                    self._shared_decode_losses(name, lp, ce[name], labels)
+                )
         if self.record_kd_maps:
             self.last_kd_maps = dict(
                 labels=labels.detach(),
@@ -282,10 +286,28 @@ class BiKDSegmentor(BaseBiKDModel):
             return torch.cat([torch.zeros_like(logits), logits], dim=1)
         return logits
 
-    def _selection_scores(
-        self, aligned: list, log_probs: list, labels: Tensor
+    def _pixel_ce(
+        self, log_probs: Tensor, labels: Tensor, keep_grad: bool
     ) -> Tensor:
-        """Task loss of every member, ``[N, B, H, W]`` or ``[N, B]``."""
+        """Per-pixel CE; with a graph only where a loss is built on it."""
+        with torch.set_grad_enabled(keep_grad and torch.is_grad_enabled()):
+            return pixel_cross_entropy(
+                log_probs,
+                labels,
+                ignore_index=self.ignore_index,
+                from_log_probs=True,
+            )
+
+    def _selection_scores(
+        self, aligned: list, ce: list, labels: Tensor
+    ) -> Tensor:
+        """Task loss of every member, ``[N, B, H, W]`` or ``[N, B]``.
+
+        Args:
+            aligned (list[Tensor]): Raw logits at the KD resolution.
+            ce (list[Tensor]): Their per-pixel cross-entropy.
+            labels (Tensor): Labels at the KD resolution.
+        """
         valid = labels != self.ignore_index
         if self.selection_loss == 'bce_dice':
             reduction = 'image' if self.granularity == 'image' else 'none'
@@ -296,17 +318,7 @@ class BiKDSegmentor(BaseBiKDModel):
                     for value in aligned
                 ]
             )
-        task = torch.stack(
-            [
-                pixel_cross_entropy(
-                    lp,
-                    labels,
-                    ignore_index=self.ignore_index,
-                    from_log_probs=True,
-                )
-                for lp in log_probs
-            ]
-        )
+        task = torch.stack(ce)
         if self.granularity == 'image':
             return torch.stack([per_image_mean(t, valid) for t in task])
         return task
