@@ -395,6 +395,16 @@ class BaseVideoSaliencyDataset(BaseDataset):
         Python objects in forked data loader workers, as
         :class:`BaseDataset` does for ``data_list``.
         """
+        # Indices of videos with fixation maps: the pool of shuffled-AUC
+        # negatives, so a sample never unpickles every video to find it.
+        self._labelled_videos = np.array(
+            [
+                i
+                for i, v in enumerate(videos)
+                if v['fixation_paths'] is not None
+            ],
+            dtype=np.int64,
+        )
         if not self.serialize_data:
             self._videos = videos
             return
@@ -465,13 +475,9 @@ class BaseVideoSaliencyDataset(BaseDataset):
 
     def _other_fixations(self, idx: int, video_idx: int) -> list:
         """Fixation maps of random frames of other labelled videos."""
-        others = [
-            v
-            for v in range(self.num_videos)
-            if v != video_idx
-            and self.get_video_info(v)['fixation_paths'] is not None
-        ]
-        if not others:
+        self.full_init()
+        others = self._labelled_videos[self._labelled_videos != video_idx]
+        if not len(others):
             return []
         rng = np.random.default_rng(self.seed + idx)
         picked = []
