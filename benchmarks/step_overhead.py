@@ -88,6 +88,39 @@ def time_steps(step, iters: int, warmup: int, device) -> dict:
     return dict(ms=statistics.median(times), peak_gib=peak)
 
 
+def time_interleaved(steps: dict, iters: int, warmup: int, device) -> dict:
+    for step in steps.values():
+        for _ in range(warmup):
+            step()
+    times = {label: [] for label in steps}
+    for _ in range(iters):
+        for label, step in steps.items():
+            start = time.perf_counter()
+            step()
+            if device.type == 'cuda':
+                torch.cuda.synchronize()
+            times[label].append((time.perf_counter() - start) * 1e3)
+    return {
+        label: dict(ms=statistics.median(t), peak_gib=None)
+        for label, t in times.items()
+    }
+
+
+def profile_step(step, device) -> None:
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU] + (
+        [ProfilerActivity.CUDA] if device.type == 'cuda' else []
+    )
+    with profile(activities=activities) as prof:
+        for _ in range(3):
+            step()
+        if device.type == 'cuda':
+            torch.cuda.synchronize()
+    key = 'cuda_time_total' if device.type == 'cuda' else 'cpu_time_total'
+    print(prof.key_averages().table(sort_by=key, row_limit=25))
+
+
 def optim(model) -> OptimWrapper:
     return OptimWrapper(
         torch.optim.AdamW(model.parameters(), lr=1e-6, weight_decay=1e-5)
@@ -108,6 +141,12 @@ def main() -> None:
         help='print a torch.profiler table of the pair '
         'step with KD at label resolution',
     )
+    parser.add_argument(
+        '--interleave',
+        action='store_true',
+        help='keep every variant built and time them round-robin (robust '
+        'to load changes on shared CPUs; no peak memory)',
+    )
     parser.add_argument('--out', default=None)
     args = parser.parse_args()
     device = torch.device(args.device)
@@ -125,59 +164,50 @@ def main() -> None:
     data = fake_batch(args.batch, args.size, classes, device)
     results = {}
 
-    for spec in specs:
-        torch.manual_seed(0)
-        model = revert_sync_batchnorm(build_member(spec, MODELS)).to(device)
+    def builders():
+        for spec in specs:
+
+            def member(spec=spec):
+                torch.manual_seed(0)
+                return revert_sync_batchnorm(build_member(spec, MODELS))
+
+            yield f'{spec.name} alone', member
+        variants = {
+            'pair, task losses only': dict(kd_weight=0.0),
+            'pair + KD on logits': dict(kd_resolution='logits'),
+            'pair + KD at label resolution': dict(kd_resolution='labels'),
+        }
+        for label, options in variants.items():
+
+            def pair(options=options):
+                torch.manual_seed(0)
+                return revert_sync_batchnorm(
+                    MODELS.build(
+                        dict(type='BiKDSegmentor', members=members, **options)
+                    )
+                )
+
+            yield label, pair
+
+    def make_step(model):
+        model = model.to(device)
         wrapper = optim(model)
+        return lambda: model.train_step(data, wrapper)
 
-        def step(model=model, wrapper=wrapper):
-            model.train_step(data, wrapper)
-
-        results[f'{spec.name} alone'] = time_steps(
-            step, args.iters, args.warmup, device
-        )
-        del model, wrapper
-        if device.type == 'cuda':
-            torch.cuda.empty_cache()
-
-    variants = {
-        'pair, task losses only': dict(kd_weight=0.0),
-        'pair + KD on logits': dict(kd_resolution='logits'),
-        'pair + KD at label resolution': dict(kd_resolution='labels'),
-    }
-    for label, options in variants.items():
-        torch.manual_seed(0)
-        pair = revert_sync_batchnorm(
-            MODELS.build(
-                dict(type='BiKDSegmentor', members=members, **options)
-            )
-        ).to(device)
-        wrapper = optim(pair)
-
-        def step(pair=pair, wrapper=wrapper):
-            pair.train_step(data, wrapper)
-
-        results[label] = time_steps(step, args.iters, args.warmup, device)
-        if args.profile and options.get('kd_resolution') == 'labels':
-            from torch.profiler import ProfilerActivity, profile
-
-            activities = [ProfilerActivity.CPU] + (
-                [ProfilerActivity.CUDA] if device.type == 'cuda' else []
-            )
-            with profile(activities=activities) as prof:
-                for _ in range(3):
-                    step()
-                if device.type == 'cuda':
-                    torch.cuda.synchronize()
-            key = (
-                'cuda_time_total'
-                if device.type == 'cuda'
-                else 'cpu_time_total'
-            )
-            print(prof.key_averages().table(sort_by=key, row_limit=25))
-        del pair, wrapper
-        if device.type == 'cuda':
-            torch.cuda.empty_cache()
+    if args.interleave:
+        # Every variant stays built; each round times one step of each, so
+        # load changes on shared machines hit all variants alike.
+        steps = {label: make_step(build()) for label, build in builders()}
+        results = time_interleaved(steps, args.iters, args.warmup, device)
+    else:
+        for label, build in builders():
+            step = make_step(build())
+            results[label] = time_steps(step, args.iters, args.warmup, device)
+            if args.profile and label.endswith('label resolution'):
+                profile_step(step, device)
+            del step
+            if device.type == 'cuda':
+                torch.cuda.empty_cache()
 
     single = sum(results[f'{s.name} alone']['ms'] for s in specs)
     print(
@@ -189,6 +219,7 @@ def main() -> None:
         )
         + f'; batch {args.batch}, {args.size}x{args.size}, '
         f'{classes} classes, median of {args.iters} steps'
+        + (' (interleaved)' if args.interleave else '')
     )
     print('| step | ms | x (sum of singles) | peak GiB |')
     print('| --- | --- | --- | --- |')

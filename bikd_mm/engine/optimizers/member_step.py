@@ -25,13 +25,16 @@ def check_finite_losses(log_vars: dict, member_names: list) -> None:
     Raises:
         NonFiniteLossError: If any loss value is NaN or infinite.
     """
-    bad = [
-        k
-        for k, v in log_vars.items()
-        if 'loss' in k and not math.isfinite(float(v.detach()))
-    ]
-    if not bad:
+    keys = [k for k in log_vars if 'loss' in k]
+    if not keys:
         return
+    # One device-to-host copy for the common case where all are finite.
+    values = torch.stack(
+        [torch.as_tensor(log_vars[k]).detach().float() for k in keys]
+    )
+    if bool(torch.isfinite(values).all()):
+        return
+    bad = [k for k in keys if not math.isfinite(float(log_vars[k]))]
     owners = sorted(
         {k.split('.', 1)[0] for k in bad if k.split('.', 1)[0] in member_names}
     )

@@ -201,7 +201,9 @@ class BiKDSegmentor(BaseBiKDModel):
         valid = labels != self.ignore_index
         # mmseg averages over every pixel unless avg_non_ignore is set.
         denom = valid.sum() if loss.avg_non_ignore else labels.numel()
-        correct = (log_probs.detach().argmax(1) == labels) & valid
+        # max().indices: the first maximum like argmax, several times
+        # faster than argmax over the class dim of an NCHW tensor on CPU.
+        correct = (log_probs.detach().max(1).indices == labels) & valid
         return {
             f'{name}.decode.{loss.loss_name}': loss.loss_weight
             * ce.sum()
