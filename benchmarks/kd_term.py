@@ -4,8 +4,11 @@ Both compute, for N members' segmentation logits ``[B, C, H, W]`` and a
 label map: per-pixel cross-entropy of every member, the teacher per pixel
 (lowest CE), and the masked KL of the teacher into every other member,
 averaged over valid pixels; then backward. Reported: median time of
-forward + backward, peak memory above the inputs (CUDA only), and the
-largest difference in value and gradient between the two.
+forward + backward, peak memory above the inputs, and the largest
+difference in value and gradient between the two. On CUDA the peak comes
+from the allocator; on CPU (``--cpu-memory``) each variant runs once in a
+fresh process and the peak resident set size above the inputs is read from
+the kernel, so it also counts allocator slack.
 
 Usage::
 
@@ -17,7 +20,9 @@ import itertools
 import json
 import os
 import os.path as osp
+import resource
 import statistics
+import subprocess
 import sys
 import time
 
@@ -102,6 +107,49 @@ def measure(fn, logits, labels, device, iters: int) -> dict:
     )
 
 
+def make_inputs(batch, classes, size, members, device):
+    gen = torch.Generator(device='cpu').manual_seed(0)
+    logits = [
+        torch.randn(batch, classes, size, size, generator=gen).to(device)
+        for _ in range(members)
+    ]
+    labels = torch.randint(0, classes, (batch, size, size), generator=gen).to(
+        device
+    )
+    labels[:, : size // 8] = 255
+    return logits, labels
+
+
+def rss_gib() -> float:
+    with open('/proc/self/statm') as f:
+        pages = int(f.read().split()[1])
+    return pages * os.sysconf('SC_PAGE_SIZE') / 2**30
+
+
+def peak_of(variant: str, batch, classes, size, members) -> None:
+    """Print the peak RSS growth (GiB) of one forward + backward."""
+    logits, labels = make_inputs(batch, classes, size, members, 'cpu')
+    logits = [z.requires_grad_() for z in logits]
+    base = rss_gib()
+    loss = {'naive': naive, 'ours': ours}[variant](logits, labels)
+    loss.backward()
+    # ru_maxrss is in KiB on Linux.
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    print(f'{peak - base:.4f}')
+
+
+def cpu_peak_gib(variant: str, batch, classes, size, members) -> float:
+    out = subprocess.run(
+        [sys.executable, __file__, '--peak-of', variant]
+        + ['--batch', str(batch), '--classes', str(classes)]
+        + ['--size', str(size), '--members', str(members)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return float(out.stdout.split()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--device', default='cpu')
@@ -110,24 +158,39 @@ def main() -> None:
     parser.add_argument('--classes', type=int, nargs='+', default=[19, 150])
     parser.add_argument('--size', type=int, nargs='+', default=[64, 128])
     parser.add_argument('--iters', type=int, default=5)
+    parser.add_argument(
+        '--cpu-memory',
+        action='store_true',
+        help='on CPU, measure the peak RSS growth of each variant in a '
+        'fresh process',
+    )
+    parser.add_argument('--peak-of', choices=['naive', 'ours'])
     parser.add_argument('--out', default=None)
     args = parser.parse_args()
+    if args.peak_of:
+        peak_of(
+            args.peak_of,
+            args.batch[0],
+            args.classes[0],
+            args.size[0],
+            args.members,
+        )
+        return
     device = torch.device(args.device)
     rows = []
     for batch, classes, size in itertools.product(
         args.batch, args.classes, args.size
     ):
-        gen = torch.Generator(device='cpu').manual_seed(0)
-        logits = [
-            torch.randn(batch, classes, size, size, generator=gen).to(device)
-            for _ in range(args.members)
-        ]
-        labels = torch.randint(
-            0, classes, (batch, size, size), generator=gen
-        ).to(device)
-        labels[:, : size // 8] = 255
+        logits, labels = make_inputs(
+            batch, classes, size, args.members, device
+        )
         a = measure(naive, logits, labels, device, args.iters)
         b = measure(ours, logits, labels, device, args.iters)
+        if device.type == 'cpu' and args.cpu_memory:
+            for key, r in (('naive', a), ('ours', b)):
+                r['peak_gib'] = cpu_peak_gib(
+                    key, batch, classes, size, args.members
+                )
         diff = max(
             (ga - gb).abs().max().item()
             for ga, gb in zip(a['grads'], b['grads'])

@@ -5,14 +5,12 @@ distils into every other member ``s`` with ``KL(p_t || p_s)``. The result is
 available as one scalar (:func:`masked_kl`) or as an ``[N, N]`` matrix of
 per-direction terms (:func:`masked_kl_terms`) whose sum is that scalar.
 
-Cost: each member's log-softmax is computed once. The teacher's
-log-probabilities are gathered per element with ``torch.where``, and for each
-offset ``k = 1 .. N-1`` the student ``(t + k) mod N`` is gathered the same
-way, so every element gets exactly its ``N - 1`` KL values from ``N - 1``
-full-size passes instead of ``N (N - 1)`` full KL maps. With two members
-both directions are read off one ``sum_c p_t (lp_0 - lp_1)`` map up to the
-sign, which skips gathering the student. The per-direction terms then only
-cost sums over element-shaped masks.
+Cost: each member's log-softmax is computed once (and can be shared with the
+task loss, ``from_log_probs``). The per-direction sums come from
+:func:`~bikd_mm.core.kl_sums.kl_direction_sums`, which walks the elements in
+chunks and recomputes the teacher's probabilities in its backward pass, so
+the term keeps no full-size tensor of its own for the backward: its memory
+is a few chunk-sized temporaries.
 """
 
 from __future__ import annotations
@@ -31,22 +29,9 @@ from ._checks import (
     element_shape,
     log_probs,
 )
+from .kl_sums import DEFAULT_CHUNK_ELEMENTS, kl_direction_sums
 
 NORMALIZE_MODES = ('all', 'masked', 'none')
-
-
-def _pick(values: list[Tensor], masks: list[Tensor], class_dim: int) -> Tensor:
-    """Per element, the value of the member whose mask is set there.
-
-    Elements where no mask is set get the last member's value; callers
-    exclude those elements afterwards. ``torch.where`` keeps the gradient
-    routed to the chosen member only and saves no full-size tensor for the
-    backward pass.
-    """
-    out = values[-1]
-    for value, mask in zip(values[-2::-1], masks[-2::-1]):
-        out = torch.where(mask.unsqueeze(class_dim), value, out)
-    return out
 
 
 def masked_kl_terms(
@@ -58,6 +43,7 @@ def masked_kl_terms(
     normalize: str = 'all',
     valid: Tensor | None = None,
     from_log_probs: bool = False,
+    chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
 ) -> Tensor:
     """Per-direction knowledge distillation terms.
 
@@ -102,6 +88,10 @@ def masked_kl_terms(
             temperature 1), which saves recomputing them when the task loss
             already needed them. Any ``temperature`` still applies.
             Defaults to False.
+        chunk_elements (int): Largest number of values per member that
+            one chunk of the computation touches (see
+            :func:`~bikd_mm.core.kl_sums.kl_direction_sums`). Defaults to
+            2**24.
 
     Returns:
         Tensor: ``[N, N]`` tensor of the logits' dtype.
@@ -132,32 +122,15 @@ def masked_kl_terms(
     taught = (teacher >= 0) & (teacher < num)
     if valid is not None:
         taught &= valid
-    teaches = [taught & (teacher == t) for t in range(num)]
 
-    lp_teacher = _pick(lps, teaches, class_dim)
-    if detach_teacher:
-        lp_teacher = lp_teacher.detach()
-    p_teacher = lp_teacher.exp()
-
-    terms = [[lp_teacher.new_zeros(())] * num for _ in range(num)]
-    if num == 2 and not detach_teacher:
-        # Both directions share lp_0 - lp_1 up to the sign, so the student's
-        # log-probabilities need not be gathered. The teacher's side of that
-        # difference cannot be detached per element, hence the general path
-        # for detach_teacher.
-        kl = (p_teacher * (lps[0] - lps[1])).sum(class_dim)
-        terms[0][1] = torch.where(teaches[0], kl, 0).sum()
-        terms[1][0] = -torch.where(teaches[1], kl, 0).sum()
-    else:
-        for k in range(1, num):
-            # Member m is the offset-k student where member (m - k) mod N
-            # teaches.
-            student_masks = [teaches[(m - k) % num] for m in range(num)]
-            lp_student = _pick(lps, student_masks, class_dim)
-            kl = (p_teacher * (lp_teacher - lp_student)).sum(class_dim)
-            for t in range(num):
-                terms[t][(t + k) % num] = torch.where(teaches[t], kl, 0).sum()
-    terms = torch.stack([torch.stack(row) for row in terms])
+    teacher = torch.where(taught, teacher.long(), -1)
+    terms = kl_direction_sums(
+        lps,
+        teacher,
+        class_dim,
+        detach_teacher=detach_teacher,
+        chunk_elements=chunk_elements,
+    )
 
     if normalize == 'all':
         count = elem_shape.numel() if valid is None else valid.sum()
@@ -181,6 +154,7 @@ def masked_kl(
     normalize: str = 'all',
     valid: Tensor | None = None,
     from_log_probs: bool = False,
+    chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
 ) -> Tensor:
     """Knowledge distillation loss from each element's teacher.
 
@@ -205,6 +179,7 @@ def masked_kl(
             None (all valid).
         from_log_probs (bool): Whether ``logits`` are log-probabilities.
             Defaults to False.
+        chunk_elements (int): See :func:`masked_kl_terms`.
 
     Returns:
         Tensor: Scalar loss, the sum of :func:`masked_kl_terms`.
@@ -222,6 +197,7 @@ def masked_kl(
         normalize=normalize,
         valid=valid,
         from_log_probs=from_log_probs,
+        chunk_elements=chunk_elements,
     ).sum()
 
 

@@ -1,0 +1,233 @@
+"""Per-direction sums of the masked KL with a recomputing backward.
+
+:func:`kl_direction_sums` returns, for log-probabilities of ``N`` members
+and a teacher index per element, the ``[N, N]`` matrix whose entry
+``[t, s]`` is the sum over the elements taught by ``t`` of
+``KL(p_t || p_s)``. It walks the elements in chunks of at most
+``chunk_elements`` values per member and keeps nothing of class size for
+the backward pass except the inputs themselves (which the log-softmax that
+produced them keeps anyway); the backward recomputes ``p_t`` chunk by
+chunk. So the term costs a few chunk-sized temporaries instead of several
+full-size copies of the logits.
+
+Gradients, per element taught by ``t`` and for a direction weight ``g_ts``
+(the incoming gradient of entry ``[t, s]``), with ``lp`` the
+log-probabilities treated as free variables::
+
+    d/d lp_s[c] = -g_ts * p_t[c]
+    d/d lp_t[c] = sum_s g_ts * p_t[c] * (lp_t[c] - lp_s[c] + 1)
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+from torch.autograd.function import once_differentiable
+
+DEFAULT_CHUNK_ELEMENTS = 2**24
+
+
+def chunk_slices(
+    shape: torch.Size, class_dim: int, max_elements: int
+) -> list[tuple]:
+    """Index tuples that split a tensor along its non-class dimensions.
+
+    Every chunk keeps the whole class dimension and has at most
+    ``max_elements`` values unless one class vector alone is larger.
+
+    Args:
+        shape (torch.Size): Shape of the tensor.
+        class_dim (int): Its class dimension (non-negative).
+        max_elements (int): Largest chunk size in values.
+
+    Returns:
+        list[tuple]: One tuple of slices per chunk, in memory order.
+    """
+    chunks = [[slice(None)] * len(shape)]
+    numel = math.prod(shape)
+    for dim in range(len(shape)):
+        if dim == class_dim or numel <= max_elements or shape[dim] == 0:
+            continue
+        per_index = numel // shape[dim]
+        step = max(1, max_elements // max(per_index, 1))
+        chunks = [
+            chunk[:dim]
+            + [slice(i, min(i + step, shape[dim]))]
+            + chunk[dim + 1 :]
+            for chunk in chunks
+            for i in range(0, shape[dim], step)
+        ]
+        numel = per_index * min(step, shape[dim])
+    return [tuple(chunk) for chunk in chunks]
+
+
+def _pick(values: list, masks: list, class_dim: int) -> Tensor:
+    """Per element, the value of the member whose mask is set there
+    (the last member's where none is)."""
+    out = values[-1]
+    for value, mask in zip(values[-2::-1], masks[-2::-1]):
+        out = torch.where(mask.unsqueeze(class_dim), value, out)
+    return out
+
+
+class _KLDirectionSums(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, teacher, class_dim, chunk_elements, detach_teacher, *lps):
+        num = len(lps)
+        ctx.class_dim = class_dim
+        ctx.detach_teacher = detach_teacher
+        ctx.chunks = chunk_slices(lps[0].shape, class_dim, chunk_elements)
+        ctx.save_for_backward(teacher, *lps)
+        sums = torch.zeros(
+            num, num, dtype=torch.float64, device=teacher.device
+        )
+        for index in ctx.chunks:
+            elem = _element_index(index, class_dim)
+            t_idx = teacher[elem]
+            chunk = [lp[index] for lp in lps]
+            teaches = [t_idx == t for t in range(num)]
+            lp_t = _pick(chunk, teaches, class_dim)
+            p_t = lp_t.exp()
+            if num == 2:
+                # Both directions read off one map: lp_t - lp_s = +-d.
+                kl = (p_t * (chunk[0] - chunk[1])).sum(class_dim)
+                sums[0, 1] += torch.where(teaches[0], kl, 0).sum(
+                    dtype=torch.float64
+                )
+                sums[1, 0] -= torch.where(teaches[1], kl, 0).sum(
+                    dtype=torch.float64
+                )
+                continue
+            for k in range(1, num):
+                students = [teaches[(m - k) % num] for m in range(num)]
+                lp_s = _pick(chunk, students, class_dim)
+                kl = (p_t * (lp_t - lp_s)).sum(class_dim)
+                for t in range(num):
+                    sums[t, (t + k) % num] += torch.where(
+                        teaches[t], kl, 0
+                    ).sum(dtype=torch.float64)
+        return sums.to(lps[0].dtype)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_sums):
+        teacher, *lps = ctx.saved_tensors
+        num = len(lps)
+        class_dim = ctx.class_dim
+        needs = ctx.needs_input_grad[4:]
+        grads = [
+            torch.zeros_like(lp) if n else None for lp, n in zip(lps, needs)
+        ]
+        if not any(needs):
+            return (None,) * (4 + num)
+        weights = grad_sums.to(lps[0].dtype).flatten()
+        if num == 2:
+            _backward_pair(ctx, teacher, lps, grads, weights, needs)
+            return (None, None, None, None, *grads)
+        for index in ctx.chunks:
+            elem = _element_index(index, class_dim)
+            t_idx = teacher[elem]
+            taught = (t_idx >= 0) & (t_idx < num)
+            safe_t = torch.where(taught, t_idx, 0)
+            chunk = [lp[index] for lp in lps]
+            teaches = [t_idx == t for t in range(num)]
+            lp_t = _pick(chunk, teaches, class_dim)
+            p_t = lp_t.exp()
+            weight_sum = torch.zeros_like(t_idx, dtype=lp_t.dtype)
+            weighted_lp_s = torch.zeros_like(lp_t)
+            for k in range(1, num):
+                students = [teaches[(m - k) % num] for m in range(num)]
+                # g_ts of each element's offset-k direction, 0 if untaught.
+                w = torch.where(
+                    taught, weights[safe_t * num + (safe_t + k) % num], 0
+                ).unsqueeze(class_dim)
+                for m in range(num):
+                    if needs[m]:
+                        grads[m][index] -= torch.where(
+                            students[m].unsqueeze(class_dim), w * p_t, 0
+                        )
+                if not ctx.detach_teacher:
+                    weight_sum = weight_sum + w.squeeze(class_dim)
+                    weighted_lp_s += w * _pick(chunk, students, class_dim)
+            if ctx.detach_teacher:
+                continue
+            g_t = p_t * (
+                weight_sum.unsqueeze(class_dim) * (lp_t + 1) - weighted_lp_s
+            )
+            for m in range(num):
+                if needs[m]:
+                    grads[m][index] += torch.where(
+                        teaches[m].unsqueeze(class_dim), g_t, 0
+                    )
+        return (None, None, None, None, *grads)
+
+
+def _backward_pair(ctx, teacher, lps, grads, weights, needs) -> None:
+    """The backward pass for two members, with ``d = lp_0 - lp_1``::
+
+        q = g_ts * p_t
+        grad_0 = q * (d + 1) where 0 teaches, -q where 1 teaches
+        grad_1 = q * (1 - d) where 1 teaches, -q where 0 teaches
+
+    each written as ``q + q * x`` with one ``where`` for ``x`` and one
+    ``addcmul`` straight into the gradient (no full-size copies).
+    """
+    class_dim = ctx.class_dim
+    for index in ctx.chunks:
+        t_idx = teacher[_element_index(index, class_dim)]
+        lp0, lp1 = lps[0][index], lps[1][index]
+        teach0 = (t_idx == 0).unsqueeze(class_dim)
+        teach1 = (t_idx == 1).unsqueeze(class_dim)
+        # Element weight g_ts of its direction; 0 where nobody teaches.
+        w = torch.where(
+            t_idx == 0, weights[1], torch.where(t_idx == 1, weights[2], 0)
+        ).unsqueeze(class_dim)
+        q = torch.where(teach0, lp0, lp1).exp_().mul_(w)
+        if ctx.detach_teacher:
+            for m, student in ((0, teach1), (1, teach0)):
+                if needs[m]:
+                    grad = grads[m][index]
+                    torch.mul(q, student, out=grad).neg_()
+            continue
+        d = lp0 - lp1
+        if needs[0]:
+            x = torch.where(teach0, d, -2)
+            torch.addcmul(q, q, x, out=grads[0][index])
+        if needs[1]:
+            x = torch.where(teach1, d, 2)
+            torch.addcmul(q, q, x, value=-1, out=grads[1][index])
+
+
+def _element_index(index: tuple, class_dim: int) -> tuple:
+    """The chunk's index into an element-shaped tensor."""
+    return index[:class_dim] + index[class_dim + 1 :]
+
+
+def kl_direction_sums(
+    lps: list[Tensor],
+    teacher: Tensor,
+    class_dim: int,
+    detach_teacher: bool = False,
+    chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
+) -> Tensor:
+    """``[N, N]`` sums of ``KL(p_t || p_s)`` over the elements ``t`` teaches.
+
+    Args:
+        lps (list[Tensor]): ``N`` log-probability tensors of one shape.
+        teacher (Tensor): Integer teacher per element (element shape), any
+            value outside ``[0, N)`` for none.
+        class_dim (int): Non-negative class dimension of ``lps``.
+        detach_teacher (bool): No gradient through the teacher's side.
+        chunk_elements (int): Largest number of values per member that one
+            chunk of the computation touches.
+
+    Returns:
+        Tensor: ``[N, N]`` in the dtype of ``lps``, zero diagonal.
+    """
+    if chunk_elements < 1:
+        raise ValueError(f'chunk_elements must be >= 1, got {chunk_elements}')
+    return _KLDirectionSums.apply(
+        teacher.long(), class_dim, chunk_elements, detach_teacher, *lps
+    )
