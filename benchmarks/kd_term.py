@@ -7,8 +7,9 @@ averaged over valid pixels; then backward. Reported: median time of
 forward + backward, peak memory above the inputs, and the largest
 difference in value and gradient between the two. On CUDA the peak comes
 from the allocator; on CPU (``--cpu-memory``) each variant runs once in a
-fresh process and the peak resident set size above the inputs is read from
-the kernel, so it also counts allocator slack.
+fresh process and the growth of its peak resident set size (``VmHWM``,
+reset after the inputs are made) is read from the kernel, so it also counts
+allocator slack.
 
 Usage::
 
@@ -20,7 +21,6 @@ import itertools
 import json
 import os
 import os.path as osp
-import resource
 import statistics
 import subprocess
 import sys
@@ -91,20 +91,28 @@ def measure(fn, logits, labels, device, iters: int) -> dict:
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()
             base = torch.cuda.memory_allocated()
-        start = time.perf_counter()
+        start = clock(device)
         loss = fn(grads, labels)
         loss.backward()
         if device.type == 'cuda':
             torch.cuda.synchronize()
             peak = (torch.cuda.max_memory_allocated() - base) / 2**30
         if i >= 2:
-            times.append((time.perf_counter() - start) * 1e3)
+            times.append((clock(device) - start) * 1e3)
     return dict(
         ms=statistics.median(times),
         peak_gib=peak,
         loss=loss.detach(),
         grads=[g.grad for g in grads],
     )
+
+
+def clock(device) -> float:
+    """Seconds: wall clock on CUDA; on CPU the process's CPU time, which
+    other jobs on shared cores disturb much less than the wall clock."""
+    if device.type == 'cpu':
+        return time.process_time()
+    return time.perf_counter()
 
 
 def make_inputs(batch, classes, size, members, device):
@@ -120,22 +128,26 @@ def make_inputs(batch, classes, size, members, device):
     return logits, labels
 
 
-def rss_gib() -> float:
-    with open('/proc/self/statm') as f:
-        pages = int(f.read().split()[1])
-    return pages * os.sysconf('SC_PAGE_SIZE') / 2**30
+def proc_status_gib(field: str) -> float:
+    """``VmRSS`` or ``VmHWM`` (peak) of this process, in GiB."""
+    with open('/proc/self/status') as f:
+        for line in f:
+            if line.startswith(field + ':'):
+                return int(line.split()[1]) / 2**20
+    raise RuntimeError(f'{field} not in /proc/self/status')
 
 
 def peak_of(variant: str, batch, classes, size, members) -> None:
     """Print the peak RSS growth (GiB) of one forward + backward."""
     logits, labels = make_inputs(batch, classes, size, members, 'cpu')
     logits = [z.requires_grad_() for z in logits]
-    base = rss_gib()
+    # Reset the peak to the current resident size (Linux >= 4.0).
+    with open('/proc/self/clear_refs', 'w') as f:
+        f.write('5')
+    base = proc_status_gib('VmRSS')
     loss = {'naive': naive, 'ours': ours}[variant](logits, labels)
     loss.backward()
-    # ru_maxrss is in KiB on Linux.
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-    print(f'{peak - base:.4f}')
+    print(f'{proc_status_gib("VmHWM") - base:.4f}')
 
 
 def cpu_peak_gib(variant: str, batch, classes, size, members) -> float:
