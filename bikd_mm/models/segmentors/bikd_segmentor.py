@@ -31,7 +31,9 @@ class BiKDSegmentor(BaseBiKDModel):
                     adapter.forward_train(member_m) -> own losses, logits_m
                     (Mask2Former: the log of its per-pixel class
                     distribution, from the same forward)
-                -> per-pixel task loss of each member (CE vs. label)
+                -> per-pixel task loss of each member (CE vs. label);
+                   selection_loss='task_loss': each Mask2Former member's
+                   total loss per image
                 -> select_teachers (lowest loss teaches, per pixel or image)
                 -> masked_kl_terms(logits, teacher): KL(p_t || p_s)
         train_step(): sum of all losses -> one backward
@@ -290,6 +292,11 @@ class BiKDSegmentor(BaseBiKDModel):
         }
         with torch.no_grad():
             if self.selection_loss == 'task_loss':
+                if not image_task_loss:
+                    raise ValueError(
+                        "selection_loss='task_loss' needs every member's "
+                        'per-image task loss (image_task_loss)'
+                    )
                 task = torch.stack([image_task_loss[n] for n in names])
             else:
                 task = self._selection_scores(
