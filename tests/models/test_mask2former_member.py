@@ -221,3 +221,10 @@ def test_tensor_and_predict_modes():
     assert all_masks[-1].shape == (1, 8, 16, 16)
     assert raw['cnn'].shape == (1, 11, 16, 16)
     assert preds[0].members.m2f.pred_sem_seg.data.shape == (1, 64, 64)
+
+
+def test_unsupported_member_is_named():
+    from bikd_mm.models.segmentors.member_adapters import build_adapter
+
+    with pytest.raises(TypeError, match="member 'x': Linear is not"):
+        build_adapter(torch.nn.Linear(2, 2), 'x')

@@ -6,7 +6,7 @@ class logits that the KD term compares across members.
 """
 
 import torch.nn as nn
-from mmseg.models.decode_heads import Mask2FormerHead
+from mmseg.models.decode_heads import Mask2FormerHead, MaskFormerHead
 from mmseg.models.losses import CrossEntropyLoss
 from mmseg.models.segmentors import EncoderDecoder
 from mmseg.utils import add_prefix
@@ -102,9 +102,14 @@ def build_adapter(
     ):
         if isinstance(model.decode_head, Mask2FormerHead):
             return Mask2FormerAdapter(model)
-        return EncoderDecoderAdapter(model)
+        if not isinstance(model.decode_head, MaskFormerHead):
+            return EncoderDecoderAdapter(model)
+    head = getattr(model, 'decode_head', None)
+    what = type(model).__name__
+    if head is not None:
+        what += f' with {type(head).__name__}'
     raise TypeError(
-        f'member {name!r}: {type(model).__name__} is not supported as a '
+        f'member {name!r}: {what} is not supported as a '
         'Bi-KD segmentation member (supported: EncoderDecoder with one '
-        'decode head, per-pixel or Mask2FormerHead)'
+        'decode head, per-pixel or Mask2FormerHead; not MaskFormerHead)'
     )
