@@ -153,7 +153,7 @@ def test_task_loss_selection_picks_the_lower_total_loss():
     pair.record_kd_maps = True
     data = pair.data_preprocessor(fake_batch(batch=2, seed=2), True)
     losses = pair(**data, mode='loss')
-    task = torch.stack([pair.adapters[n].image_task_loss for n in 'ab'])
+    task = torch.stack([pair.adapters[n].last_image_task_loss for n in 'ab'])
     assert task.shape == (2, 2)
     maps = pair.last_kd_maps
     valid = maps['labels'] != 255

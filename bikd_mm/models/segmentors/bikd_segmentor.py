@@ -205,7 +205,7 @@ class BiKDSegmentor(BaseBiKDModel):
                 m_inputs, m_samples, decode_loss=name not in shared, **options
             )
             if image_loss:
-                image_task_loss[name] = adapter.image_task_loss
+                image_task_loss[name] = adapter.last_image_task_loss
             losses.update({f'{name}.{k}': v for k, v in own.items()})
             logits[name] = seg_logits
             if labels is None:

@@ -66,7 +66,7 @@ class Mask2FormerAdapter:
         self.num_classes = head.num_classes
         self.ignore_index = head.ignore_index
         self.align_corners = head.align_corners
-        self.image_task_loss: Tensor | None = None
+        self.last_image_task_loss: Tensor | None = None
 
     def forward_train(
         self,
@@ -84,7 +84,7 @@ class Mask2FormerAdapter:
                 Defaults to True.
             image_task_loss (bool): Also compute each image's total task
                 loss (see :meth:`image_task_losses`) and keep it in
-                :attr:`image_task_loss`, ``[B]``; else that is None.
+                :attr:`last_image_task_loss`, ``[B]``; else that is None.
                 Defaults to False.
 
         Returns:
@@ -108,7 +108,7 @@ class Mask2FormerAdapter:
                 'decode',
             )
         losses.update(auxiliary_losses(model, feats, data_samples))
-        self.image_task_loss = (
+        self.last_image_task_loss = (
             self.image_task_losses(all_cls, all_masks, gt_instances, img_metas)
             if image_task_loss
             else None
