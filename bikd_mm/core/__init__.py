@@ -13,6 +13,8 @@ Building blocks:
   :func:`bce_dice_loss`: dense task losses (lower is better).
 - :func:`masked_kl`, :func:`masked_kl_terms`: the distillation loss and its
   per-direction terms; :func:`binary_to_two_class` adapts sigmoid outputs.
+- :func:`mask_classification_log_probs`: the per-pixel class distribution
+  of a mask-classification model (Mask2Former).
 
 Reference loss for classification with the log-softmax computed once per
 member::
@@ -35,6 +37,7 @@ from .distribution_kl import (
     distribution_kl,
     distribution_kl_terms,
 )
+from .mask_classification import mask_classification_log_probs
 from .masked_kl import binary_to_two_class, masked_kl, masked_kl_terms
 from .selection import select_teachers
 from .task_losses import bce_dice_loss, per_image_mean, pixel_cross_entropy
@@ -46,6 +49,7 @@ __all__ = [
     'bce_dice_loss',
     'binary_to_two_class',
     'gt_confidence',
+    'mask_classification_log_probs',
     'masked_kl',
     'masked_kl_terms',
     'per_image_mean',

@@ -12,10 +12,12 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 MODELS = {
     'cnn': 'configs/_base_/models/upernet_r18-tiny.py',
     'swin': 'configs/_base_/models/upernet_swin-tiny.py',
+    'm2f': 'configs/_base_/models/mask2former_r18-tiny.py',
 }
 MEMBER_CONFIGS = {
     'cnn': 'configs/bikd/demo/members/upernet_r18-tiny_digits.py',
     'swin': 'configs/bikd/demo/members/upernet_swin-tiny_digits.py',
+    'm2f': 'configs/bikd/demo/members/mask2former_r18-tiny_digits.py',
 }
 
 

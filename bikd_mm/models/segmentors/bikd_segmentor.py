@@ -14,7 +14,7 @@ from bikd_mm.models.losses.bce_dice_loss import BCEDiceLoss
 from bikd_mm.models.segmentors.member_adapters import build_adapter
 
 GRANULARITIES = ('pixel', 'image')
-SELECTION_LOSSES = ('ce', 'bce_dice')
+SELECTION_LOSSES = ('ce', 'bce_dice', 'task_loss')
 KD_RESOLUTIONS = ('logits', 'labels')
 
 
@@ -23,12 +23,17 @@ class BiKDSegmentor(BaseBiKDModel):
     """Two or more segmentors that teach each other (Bi-KD).
 
     Every member is a stock mmseg segmentor built from its own config, with
-    its own data preprocessor and checkpoint. One training step::
+    its own data preprocessor and checkpoint: per-pixel heads (UPerNet,
+    FCN, ...) and Mask2Former, in any combination. One training step::
 
         loss(): for each member m:
                     member_m.data_preprocessor(batch)
                     adapter.forward_train(member_m) -> own losses, logits_m
-                -> per-pixel task loss of each member (CE vs. label)
+                    (Mask2Former: the log of its per-pixel class
+                    distribution, from the same forward)
+                -> per-pixel task loss of each member (CE vs. label);
+                   selection_loss='task_loss': each Mask2Former member's
+                   total loss per image
                 -> select_teachers (lowest loss teaches, per pixel or image)
                 -> masked_kl_terms(logits, teacher): KL(p_t || p_s)
         train_step(): sum of all losses -> one backward
@@ -57,10 +62,14 @@ class BiKDSegmentor(BaseBiKDModel):
             member. Defaults to False (the reference).
         selection_loss (str): The task loss that picks teachers: ``'ce'``
             (cross-entropy of the softmax, or of the sigmoid for binary
-            one-channel members; per image its mean over valid pixels) or
+            one-channel members, or of a Mask2Former member's per-pixel
+            class distribution; per image its mean over valid pixels),
             ``'bce_dice'`` (:class:`BCEDiceLoss` on the raw logits, for
             members trained with it: per pixel its BCE, per image BCE +
-            Dice). Defaults to ``'ce'``.
+            Dice) or ``'task_loss'`` (with ``granularity='image'`` and
+            Mask2Former members only: each image's total task loss, class
+            + mask + Dice over all decoder layers, the reference for
+            Mask2Former pairs). Defaults to ``'ce'``.
         share_decode_ce (bool): With ``kd_resolution='labels'``, compute
             the decode cross-entropy of members whose decode loss is one
             plain ``CrossEntropyLoss`` from the log-probabilities the KD
@@ -125,6 +134,7 @@ class BiKDSegmentor(BaseBiKDModel):
             for name, model in self.members.items()
         }
         self._check_compatible()
+        self._check_selection_loss()
 
     def _check_compatible(self) -> None:
         names = self.member_names
@@ -143,6 +153,34 @@ class BiKDSegmentor(BaseBiKDModel):
         self.num_classes = classes[names[0]]
         self.ignore_index = ignore[names[0]]
 
+    def _check_selection_loss(self) -> None:
+        per_pixel = [
+            n
+            for n in self.member_names
+            if not self.adapters[n].mask_classification
+        ]
+        queries = [n for n in self.member_names if n not in per_pixel]
+        if self.selection_loss == 'bce_dice' and queries:
+            raise ValueError(
+                "selection_loss='bce_dice' needs per-pixel logits; "
+                f"Mask2Former members {queries} have none (use 'ce')"
+            )
+        if self.selection_loss != 'task_loss':
+            return
+        if self.granularity != 'image':
+            raise ValueError(
+                "selection_loss='task_loss' selects per image: set "
+                "granularity='image'"
+            )
+        if per_pixel:
+            raise ValueError(
+                "selection_loss='task_loss' compares the members' own "
+                'total losses, which only Mask2Former members share on one '
+                f'scale; members {per_pixel} have per-pixel heads (use '
+                "selection_loss='ce', the per-image mean cross-entropy of "
+                'every member, Mask2Former ones included)'
+            )
+
     def loss(self, inputs, data_samples: list) -> dict:
         """Every member's own losses, the KD terms and teach shares.
 
@@ -153,13 +191,21 @@ class BiKDSegmentor(BaseBiKDModel):
         """
         losses, logits, labels = {}, {}, None
         shared = self._shared_ce_members()
+        image_loss = (
+            bool(self.kd_weight) and self.selection_loss == 'task_loss'
+        )
+        image_task_loss = {}
         for name in self.member_names:
             m_inputs, m_samples = self._member_batch(
                 name, inputs, data_samples, True
             )
-            own, seg_logits = self.adapters[name].forward_train(
-                m_inputs, m_samples, decode_loss=name not in shared
+            adapter = self.adapters[name]
+            options = dict(image_task_loss=True) if image_loss else {}
+            own, seg_logits = adapter.forward_train(
+                m_inputs, m_samples, decode_loss=name not in shared, **options
             )
+            if image_loss:
+                image_task_loss[name] = adapter.last_image_task_loss
             losses.update({f'{name}.{k}': v for k, v in own.items()})
             logits[name] = seg_logits
             if labels is None:
@@ -174,7 +220,9 @@ class BiKDSegmentor(BaseBiKDModel):
                     'give every member the same data_preprocessor size'
                 )
         if self.kd_weight:
-            losses.update(self._kd_losses(logits, labels, shared))
+            losses.update(
+                self._kd_losses(logits, labels, shared, image_task_loss)
+            )
         return losses
 
     def _shared_ce_members(self) -> set:
@@ -215,8 +263,22 @@ class BiKDSegmentor(BaseBiKDModel):
         }
 
     def _kd_losses(
-        self, logits: dict, labels: Tensor, shared: set = frozenset()
+        self,
+        logits: dict,
+        labels: Tensor,
+        shared: set = frozenset(),
+        image_task_loss: dict | None = None,
     ) -> dict:
+        """The KD terms, teach shares and shared decode losses.
+
+        Args:
+            logits (dict): Each member's logits (log-probabilities for
+                Mask2Former members) ``[B, C, h, w]``.
+            labels (Tensor): Labels ``[B, H, W]``.
+            shared (set): Members whose decode CE is computed here.
+            image_task_loss (dict, optional): Each member's per-image total
+                task loss ``[B]``, for ``selection_loss='task_loss'``.
+        """
         names = self.member_names
         aligned, labels = self._align(logits, labels)
         valid = labels != self.ignore_index
@@ -231,9 +293,17 @@ class BiKDSegmentor(BaseBiKDModel):
             for name, lp in zip(names, log_probs)
         }
         with torch.no_grad():
-            task = self._selection_scores(
-                aligned, [ce[n].detach() for n in names], labels
-            )
+            if self.selection_loss == 'task_loss':
+                if not image_task_loss:
+                    raise ValueError(
+                        "selection_loss='task_loss' needs every member's "
+                        'per-image task loss (image_task_loss)'
+                    )
+                task = torch.stack([image_task_loss[n] for n in names])
+            else:
+                task = self._selection_scores(
+                    aligned, [ce[n].detach() for n in names], labels
+                )
         if self.granularity == 'image':
             per_image = task
             image_valid = valid.flatten(1).any(1)
@@ -349,6 +419,14 @@ class BiKDSegmentor(BaseBiKDModel):
                 )
             aligned.append(value)
         return aligned, labels
+
+    def _member_tensor(self, name: str, inputs, data_samples):
+        """A member's raw network output; for Mask2Former members the class
+        and mask logits of every decoder layer."""
+        adapter = self.adapters[name]
+        if adapter.mask_classification:
+            return adapter.forward_tensor(inputs, data_samples)
+        return super()._member_tensor(name, inputs, data_samples)
 
     def predict(self, inputs, data_samples: list | None = None) -> list:
         """Predict with every member.

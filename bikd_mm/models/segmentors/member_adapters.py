@@ -6,10 +6,14 @@ class logits that the KD term compares across members.
 """
 
 import torch.nn as nn
+from mmseg.models.decode_heads import Mask2FormerHead, MaskFormerHead
 from mmseg.models.losses import CrossEntropyLoss
 from mmseg.models.segmentors import EncoderDecoder
 from mmseg.utils import add_prefix
 from torch import Tensor
+
+from bikd_mm.models.segmentors.auxiliary_losses import auxiliary_losses
+from bikd_mm.models.segmentors.mask2former_adapter import Mask2FormerAdapter
 
 
 class EncoderDecoderAdapter:
@@ -18,6 +22,9 @@ class EncoderDecoderAdapter:
     Args:
         model (EncoderDecoder): The member.
     """
+
+    # Per-pixel logits, not query predictions (see Mask2FormerAdapter).
+    mask_classification = False
 
     def __init__(self, model: EncoderDecoder):
         self.model = model
@@ -78,26 +85,13 @@ class EncoderDecoderAdapter:
                 model.decode_head.loss_by_feat(seg_logits, data_samples),
                 'decode',
             )
-        if model.with_auxiliary_head:
-            heads = model.auxiliary_head
-            if isinstance(heads, nn.ModuleList):
-                for idx, head in enumerate(heads):
-                    losses.update(
-                        add_prefix(
-                            head.loss(feats, data_samples, model.train_cfg),
-                            f'aux_{idx}',
-                        )
-                    )
-            else:
-                losses.update(
-                    add_prefix(
-                        heads.loss(feats, data_samples, model.train_cfg), 'aux'
-                    )
-                )
+        losses.update(auxiliary_losses(model, feats, data_samples))
         return losses, seg_logits
 
 
-def build_adapter(model: nn.Module, name: str) -> EncoderDecoderAdapter:
+def build_adapter(
+    model: nn.Module, name: str
+) -> EncoderDecoderAdapter | Mask2FormerAdapter:
     """Pick the adapter for a member model.
 
     Raises:
@@ -106,9 +100,16 @@ def build_adapter(model: nn.Module, name: str) -> EncoderDecoderAdapter:
     if isinstance(model, EncoderDecoder) and not isinstance(
         model.decode_head, nn.ModuleList
     ):
-        return EncoderDecoderAdapter(model)
+        if isinstance(model.decode_head, Mask2FormerHead):
+            return Mask2FormerAdapter(model)
+        if not isinstance(model.decode_head, MaskFormerHead):
+            return EncoderDecoderAdapter(model)
+    head = getattr(model, 'decode_head', None)
+    what = type(model).__name__
+    if head is not None:
+        what += f' with {type(head).__name__}'
     raise TypeError(
-        f'member {name!r}: {type(model).__name__} is not supported as a '
+        f'member {name!r}: {what} is not supported as a '
         'Bi-KD segmentation member (supported: EncoderDecoder with one '
-        'decode head)'
+        'decode head, per-pixel or Mask2FormerHead; not MaskFormerHead)'
     )

@@ -1,0 +1,70 @@
+# Bi-KD across model families: Mask2Former-R50 (mask classification) +
+# UPerNet-R50 (per-pixel logits) on ADE20K, from the mmseg model zoo. The
+# Mask2Former member takes part through its per-pixel class distribution
+# (class probabilities times mask probabilities, summed over queries); the
+# teacher is chosen per pixel by the cross-entropy of each member's
+# distribution, a loss both families share on one scale.
+_base_ = [
+    'mmseg::_base_/datasets/ade20k.py',
+    'mmseg::_base_/default_runtime.py',
+    'mmseg::_base_/schedules/schedule_80k.py',
+]
+custom_imports = dict(
+    imports=['bikd_mm', 'mmdet.models'], allow_failed_imports=False
+)
+runner_type = 'BiKDRunner'
+zoo = 'https://download.openmmlab.com/mmsegmentation/v0.5'
+model = dict(
+    type='BiKDSegmentor',
+    members=[
+        dict(
+            name='m2f',
+            config='mmseg::mask2former/mask2former_r50_8xb2-160k_ade20k-512x512.py',  # noqa: E501
+            checkpoint=f'{zoo}/mask2former/mask2former_r50_8xb2-160k_ade20k-512x512/mask2former_r50_8xb2-160k_ade20k-512x512_20221204_000055-2d1f55f1.pth',  # noqa: E501
+        ),
+        dict(
+            name='upernet',
+            config='mmseg::upernet/upernet_r50_4xb4-160k_ade20k-512x512.py',
+            checkpoint=f'{zoo}/upernet/upernet_r50_512x512_160k_ade20k/upernet_r50_512x512_160k_ade20k_20200615_184328-8534de8d.pth',  # noqa: E501
+        ),
+    ],
+    granularity='pixel',
+    selection_loss='ce',
+    kd_resolution='logits',
+)
+# The reference fine-tuning rate for both; the Mask2Former backbone at a
+# tenth of it, as in its own config.
+optim_wrapper = dict(
+    _delete_=True,
+    m2f=dict(
+        type='OptimWrapper',
+        optimizer=dict(type='AdamW', lr=1e-6, weight_decay=1e-5),
+        paramwise_cfg=dict(custom_keys=dict(backbone=dict(lr_mult=0.1))),
+    ),
+    upernet=dict(
+        type='OptimWrapper',
+        optimizer=dict(type='AdamW', lr=1e-6, weight_decay=1e-5),
+    ),
+)
+warmup_iters = 1500
+param_scheduler = [
+    dict(
+        type='LinearLR',
+        start_factor=1e-6,
+        by_epoch=False,
+        begin=0,
+        end=warmup_iters,
+    ),
+    dict(
+        type='PolyLR',
+        eta_min=0.0,
+        power=0.9,
+        begin=warmup_iters,
+        end=80000,
+        by_epoch=False,
+    ),
+]
+train_dataloader = dict(batch_size=4)
+default_hooks = dict(
+    checkpoint=dict(save_best=['m2f/mIoU', 'upernet/mIoU'], rule='greater')
+)
