@@ -19,6 +19,8 @@ from collections import OrderedDict
 import torch
 import torch.nn as nn
 
+from bikd_mm.utils.io import commit_file
+
 UNSAFE_ENV = 'BIKD_ALLOW_UNSAFE_CHECKPOINT'
 DOWNLOAD_TIMEOUT = 60.0
 
@@ -178,14 +180,20 @@ def load_state_dict_safely(
 
 
 def save_atomic(obj: object, filename: str) -> None:
-    """``torch.save`` to a temporary sibling, then rename into place."""
+    """``torch.save`` to a temporary sibling, then commit it into place.
+
+    Args:
+        obj (object): What to save.
+        filename (str): The final file; it is replaced only once the new
+            content is completely on disk (see :func:`commit_file`).
+    """
     directory = osp.dirname(osp.abspath(filename))
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix='.tmp-', suffix='.pth')
     os.close(fd)
     try:
         torch.save(obj, tmp)
-        os.replace(tmp, filename)
+        commit_file(tmp, filename)
     finally:
         if osp.exists(tmp):
             os.remove(tmp)

@@ -1,0 +1,78 @@
+"""A pair run killed with SIGKILL resumes from its last complete checkpoint
+with both members' weights, every optimizer and scheduler state and the
+iteration counter.
+
+One run of 6 iterations (a checkpoint every 2) is killed twice: first
+while ``iter_4.pth`` is being written (half of it on disk), then, resumed
+from ``iter_2.pth``, between checkpoints at iteration 5; the last resume
+starts from ``iter_4.pth`` and finishes.
+"""
+
+import os
+import os.path as osp
+
+import torch
+from mmengine.config import Config
+from mmengine.registry import RUNNERS
+
+from .pair_run import run_train_until_stalled, write_pair_config
+
+
+def assert_resumed_from(work, iteration: int) -> None:
+    """The resumed run started exactly from ``iter_<iteration>.pth``."""
+    saved = torch.load(work / f'iter_{iteration}.pth', weights_only=True)
+    started = torch.load(work / f'resumed_{iteration}.pth', weights_only=True)
+    assert saved['meta']['iter'] == started['iter'] == iteration
+    assert set(started['state_dict']) == set(saved['state_dict'])
+    assert any(k.startswith('members.cnn.') for k in saved['state_dict'])
+    assert any(k.startswith('members.swin.') for k in saved['state_dict'])
+    torch.testing.assert_close(
+        started['state_dict'], saved['state_dict'], rtol=0, atol=0
+    )
+    for name in ('cnn', 'swin'):
+        want, got = saved['optimizer'][name], started['optimizer'][name]
+        assert want['state'], f'{name}: no optimizer state was saved'
+        torch.testing.assert_close(got['state'], want['state'], rtol=0, atol=0)
+        assert got['param_groups'] == want['param_groups']
+        assert (
+            started['param_schedulers'][name]
+            == saved['param_schedulers'][name]
+        )
+        assert saved['param_schedulers'][name][0]['last_step'] == iteration
+
+
+def test_killed_runs_resume_from_the_last_complete_checkpoint(
+    tmp_path, seg_data_root
+):
+    config = write_pair_config(tmp_path, seg_data_root, iters=6)
+    work = tmp_path / 'work'
+    marker = tmp_path / 'stalled'
+    args = [config, '--work-dir', str(work)]
+
+    # 1. Killed while iter_4.pth is being written.
+    run_train_until_stalled(*args, stall='save:4', marker=marker)
+    assert sorted(p for p in os.listdir(work) if p.endswith('.pth')) == [
+        'iter_2.pth'
+    ]
+    partial = work / '.iter_4.pth.part'
+    assert 0 < osp.getsize(partial) < osp.getsize(work / 'iter_2.pth')
+    assert (work / 'last_checkpoint').read_text().endswith('iter_2.pth')
+
+    # 2. Resumed from iter_2.pth, killed between checkpoints (after
+    # iteration 5 ran, iter_4.pth being complete).
+    run_train_until_stalled(*args, '--resume', stall='after:5', marker=marker)
+    assert not partial.exists()
+    assert_resumed_from(work, 2)
+    assert osp.isfile(work / 'iter_4.pth')
+    assert not osp.exists(work / 'iter_6.pth')
+
+    # 3. Resumed from iter_4.pth (in this process, as tools/train.py
+    # --resume sets it up): finishes.
+    cfg = Config.fromfile(config)
+    cfg.work_dir = str(work)
+    cfg.resume = True
+    RUNNERS.build(cfg).train()
+    assert_resumed_from(work, 4)
+    final = torch.load(work / 'iter_6.pth', weights_only=True)
+    assert final['meta']['iter'] == 6
+    assert not [p for p in os.listdir(work) if p.endswith('.part')]
