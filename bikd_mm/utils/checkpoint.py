@@ -22,6 +22,7 @@ import torch.nn as nn
 from bikd_mm.utils.io import commit_file
 
 UNSAFE_ENV = 'BIKD_ALLOW_UNSAFE_CHECKPOINT'
+TIMEOUT_ENV = 'BIKD_DOWNLOAD_TIMEOUT'
 DOWNLOAD_TIMEOUT = 60.0
 
 
@@ -33,12 +34,17 @@ def _cache_dir() -> str:
     return osp.join(torch.hub.get_dir(), 'checkpoints')
 
 
-def download_checkpoint(url: str, timeout: float = DOWNLOAD_TIMEOUT) -> str:
+def download_checkpoint(
+    url: str, timeout: float | None = None, owner: str = 'checkpoint'
+) -> str:
     """Download ``url`` into torch's hub cache, atomically, with a timeout.
 
     Args:
         url (str): An ``http(s)://`` address.
-        timeout (float): Seconds to wait for the server to answer.
+        timeout (float, optional): Seconds to wait for the server to
+            connect or send data. Defaults to ``BIKD_DOWNLOAD_TIMEOUT``
+            from the environment, else 60.
+        owner (str): Who asks for it, for error messages.
 
     Returns:
         str: The cached file (reused when already present).
@@ -46,6 +52,8 @@ def download_checkpoint(url: str, timeout: float = DOWNLOAD_TIMEOUT) -> str:
     Raises:
         RuntimeError: If the address cannot be reached or read.
     """
+    if timeout is None:
+        timeout = float(os.environ.get(TIMEOUT_ENV, DOWNLOAD_TIMEOUT))
     os.makedirs(_cache_dir(), exist_ok=True)
     target = osp.join(_cache_dir(), osp.basename(url.split('?')[0]))
     if osp.isfile(target):
@@ -60,7 +68,8 @@ def download_checkpoint(url: str, timeout: float = DOWNLOAD_TIMEOUT) -> str:
         os.replace(tmp, target)
     except (urllib.error.URLError, OSError, ValueError) as err:
         raise RuntimeError(
-            f'cannot download checkpoint {url} (timeout {timeout:.0f} s): '
+            f'{owner}: cannot download checkpoint {url} '
+            f'(timeout {timeout:.0f} s): '
             f'{err}. Download it elsewhere and give its local path.'
         ) from err
     finally:
@@ -87,7 +96,7 @@ def load_checkpoint_file(
     if allow_unsafe is None:
         allow_unsafe = os.environ.get(UNSAFE_ENV, '0') == '1'
     if filename.startswith(('http://', 'https://')):
-        filename = download_checkpoint(filename)
+        filename = download_checkpoint(filename, owner=owner)
     if not osp.isfile(filename):
         raise FileNotFoundError(
             f'{owner}: checkpoint file not found: {filename}'
