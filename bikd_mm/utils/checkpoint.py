@@ -104,6 +104,13 @@ def load_checkpoint_file(
     try:
         return torch.load(filename, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError as err:
+        reason = _unpickler_reason(err)
+        if 'global' not in reason.lower():
+            # Not a refused type but bytes that are no pickle at all.
+            raise RuntimeError(
+                f'{owner}: cannot read checkpoint {filename} '
+                f'(corrupt or not a torch file): {reason}'
+            ) from err
         if not allow_unsafe:
             raise UnsafeCheckpointError(
                 f'{owner}: {filename} holds objects that only full '
@@ -111,7 +118,7 @@ def load_checkpoint_file(
                 'Only if you trust this file, opt in with '
                 '`allow_unsafe_checkpoint=True` in the config, '
                 '`--allow-unsafe-checkpoint` on the command line, or '
-                f'{UNSAFE_ENV}=1. Details: {str(err).splitlines()[-1]}'
+                f'{UNSAFE_ENV}=1. Details: {reason}'
             ) from err
         return torch.load(filename, map_location='cpu', weights_only=False)
     except (RuntimeError, EOFError, OSError, ValueError) as err:
@@ -119,6 +126,15 @@ def load_checkpoint_file(
             f'{owner}: cannot read checkpoint {filename} '
             f'(corrupt or not a torch file): {err}'
         ) from err
+
+
+def _unpickler_reason(err: Exception) -> str:
+    """The weights-only unpickler's own reason, without torch's advice."""
+    text = str(err)
+    marker = 'WeightsUnpickler error:'
+    if marker in text:
+        text = text.split(marker, 1)[1]
+    return text.strip().split('\n')[0].split('. Please use')[0]
 
 
 def extract_state_dict(checkpoint: dict) -> OrderedDict:

@@ -11,9 +11,18 @@ starts from ``iter_4.pth`` and finishes.
 import os
 import os.path as osp
 
+import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import RUNNERS
+
+from bikd_mm.engine.runner.checkpoint_files import (
+    find_resumable_checkpoint,
+    partial_name,
+    remove_partial_checkpoints,
+    resume_candidates,
+)
+from bikd_mm.utils.checkpoint import save_atomic
 
 from .pair_run import run_train_until_stalled, write_pair_config
 
@@ -76,3 +85,65 @@ def test_killed_runs_resume_from_the_last_complete_checkpoint(
     final = torch.load(work / 'iter_6.pth', weights_only=True)
     assert final['meta']['iter'] == 6
     assert not [p for p in os.listdir(work) if p.endswith('.part')]
+
+
+def save_training_checkpoint(path, iteration: int) -> None:
+    torch.save(
+        dict(
+            meta=dict(iter=iteration, epoch=0),
+            state_dict={'w': torch.full((2,), float(iteration))},
+        ),
+        path,
+    )
+
+
+def test_resume_skips_unreadable_checkpoints(tmp_path):
+    for iteration in (2, 4, 6):
+        save_training_checkpoint(tmp_path / f'iter_{iteration}.pth', iteration)
+    whole = (tmp_path / 'iter_6.pth').read_bytes()
+    (tmp_path / 'iter_6.pth').write_bytes(whole[: len(whole) // 2])
+    (tmp_path / 'iter_4.pth').write_bytes(b'')
+    (tmp_path / 'best_w_iter_8.pth').write_bytes(b'')  # not a candidate
+    last = tmp_path / 'last_checkpoint'
+    last.write_text(str(tmp_path / 'iter_6.pth'))
+    assert resume_candidates(str(tmp_path)) == [
+        str(tmp_path / f'iter_{i}.pth') for i in (6, 4, 2)
+    ]
+    path, checkpoint = find_resumable_checkpoint(str(tmp_path))
+    assert path == str(tmp_path / 'iter_2.pth')
+    assert checkpoint['meta']['iter'] == 2
+
+    # An empty last_checkpoint (killed while the hook rewrote it): the
+    # numbered files decide.
+    save_training_checkpoint(tmp_path / 'iter_6.pth', 6)
+    last.write_text('')
+    path, _ = find_resumable_checkpoint(str(tmp_path))
+    assert path == str(tmp_path / 'iter_6.pth')
+
+
+def test_resume_refuses_when_no_checkpoint_loads(tmp_path):
+    assert find_resumable_checkpoint(str(tmp_path)) is None
+    (tmp_path / 'iter_2.pth').write_bytes(b'garbage')
+    (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'iter_4.pth'))
+    with pytest.raises(RuntimeError) as err:
+        find_resumable_checkpoint(str(tmp_path))
+    message = str(err.value)
+    assert f'no complete checkpoint in {tmp_path}' in message
+    assert f'{tmp_path / "iter_4.pth"}: resume: checkpoint file not found' in (
+        message
+    )
+    assert f'{tmp_path / "iter_2.pth"}: resume: cannot read' in message
+
+
+def test_interrupted_atomic_save_keeps_the_old_file(tmp_path):
+    path = tmp_path / 'swin.pth'
+    save_atomic({'w': torch.ones(2)}, str(path))
+    before = path.read_bytes()
+    with pytest.raises(AttributeError, match='pickle'):
+        save_atomic({'w': lambda: None}, str(path))
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ['swin.pth']
+    partial = tmp_path / partial_name('iter_2.pth')
+    partial.write_bytes(b'half')
+    assert remove_partial_checkpoints(str(tmp_path)) == [str(partial)]
+    assert os.listdir(tmp_path) == ['swin.pth']
