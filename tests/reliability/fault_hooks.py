@@ -11,6 +11,9 @@ killed and the run that resumes:
   being written, after half of its bytes are on disk, write the marker
   file and sleep.
 - ``BIKD_TEST_STALL_MARKER``: the marker file.
+- ``BIKD_TEST_STALL=die:<rank>:<n>``: rank ``rank`` writes the marker
+  and kills itself (SIGKILL) before iteration ``n``; ``hang:<rank>:<n>``:
+  it writes the marker and sleeps there instead, alive but silent.
 
 After a resume, the hook saves what the run starts from (iteration,
 weights, optimizer and scheduler states) as ``resumed_<iter>.pth`` in the
@@ -19,9 +22,11 @@ work dir.
 
 import os
 import os.path as osp
+import signal
 import time
 
 import torch
+from mmengine.dist import get_rank
 from mmengine.fileio.backends import LocalBackend
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
@@ -42,6 +47,10 @@ class StallForKillHook(Hook):
     def __init__(self):
         spec = os.environ.get('BIKD_TEST_STALL', '')
         self.mode, _, n = spec.partition(':')
+        self.rank = None
+        if self.mode in ('die', 'hang'):
+            rank, _, n = n.partition(':')
+            self.rank = int(rank)
         self.at = int(n) if n else None
         self.marker = os.environ.get('BIKD_TEST_STALL_MARKER', '')
 
@@ -65,6 +74,15 @@ class StallForKillHook(Hook):
         torch.save(
             state, osp.join(runner.work_dir, f'resumed_{runner.iter}.pth')
         )
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None) -> None:
+        if self.rank != get_rank() or runner.iter + 1 != self.at:
+            return
+        if self.mode == 'die':
+            with open(self.marker, 'w') as f:
+                f.write(str(os.getpid()))
+            os.kill(os.getpid(), signal.SIGKILL)
+        _stall(self.marker)
 
     def after_train_iter(
         self, runner, batch_idx, data_batch=None, outputs=None

@@ -1,6 +1,8 @@
 import os
 import os.path as osp
 
+import torch.distributed as dist
+import torch.nn as nn
 from mmengine.config import Config
 from mmengine.dist import master_only
 from mmengine.model import is_model_wrapper
@@ -18,9 +20,29 @@ from bikd_mm.utils.checkpoint import UNSAFE_ENV, load_checkpoint_file
 from bikd_mm.utils.compat import apply_compat
 from bikd_mm.utils.io import commit_file
 
+_LOST_RANK_SIGNS = (
+    'Connection closed by peer',
+    'Connection reset by peer',
+    # gloo's message when a collective exceeds the process-group timeout.
+    'Timed out waiting',
+    'NCCL',
+    'ProcessGroup',
+)
+
 
 def _is_local(path: str) -> bool:
     return '://' not in str(path)
+
+
+def _first_line(err: Exception) -> str:
+    return str(err).strip().splitlines()[0] if str(err).strip() else ''
+
+
+def _is_lost_rank_error(err: Exception) -> bool:
+    """Whether ``err`` is a collective operation failing on a lost peer."""
+    return isinstance(err, dist.DistError) or any(
+        sign in str(err) for sign in _LOST_RANK_SIGNS
+    )
 
 
 @RUNNERS.register_module()
@@ -42,6 +64,10 @@ class BiKDRunner(Runner):
       ``allow_unsafe_checkpoint = True``;
     - auto-resume takes the newest checkpoint that loads, skipping
       unreadable ones with a warning, and deletes partial files.
+
+    In distributed training, a rank that loses another rank (it crashed,
+    was killed or hangs past ``env_cfg.dist_cfg.timeout``) stops with an
+    error that says so, instead of the backend's bare message.
     """
 
     _preloaded: tuple[str, dict] | None = None
@@ -90,6 +116,27 @@ class BiKDRunner(Runner):
         )
         if local:
             commit_file(osp.join(out_dir, name), osp.join(out_dir, filename))
+
+    def train(self) -> nn.Module:
+        """Train; name a lost rank when a collective operation fails."""
+        try:
+            return super().train()
+        except RuntimeError as err:
+            if self.world_size > 1 and _is_lost_rank_error(err):
+                timeout = (
+                    self.cfg.get('env_cfg', {})
+                    .get('dist_cfg', {})
+                    .get('timeout', 'the default')
+                )
+                raise RuntimeError(
+                    f'rank {self.rank} of {self.world_size} stopped at '
+                    f'iteration {self.iter + 1}: another rank crashed, was '
+                    'killed or did not answer within the process-group '
+                    f'timeout ({timeout} s, env_cfg.dist_cfg.timeout). '
+                    'Check the logs of the other ranks; resume with '
+                    f'--resume. Backend error: {_first_line(err)}'
+                ) from err
+            raise
 
     def load_or_resume(self) -> None:
         """Load or resume; auto-resume skips unreadable checkpoints."""
