@@ -13,9 +13,12 @@ from ..conftest import REPO
 from ..engine.test_pair_runner import PAIR, write_member_checkpoints
 
 
-def write_pair_config(tmp_path, data_root: str, iters: int = 6) -> str:
+def write_pair_config(
+    tmp_path, data_root: str, iters: int = 6, max_keep_ckpts: int = -1
+) -> str:
     """A pair config file: the demo pair, ``iters`` iterations, a checkpoint
-    every 2, no validation, and the fault hooks."""
+    every 2 (the last ``max_keep_ckpts`` kept), no validation, and the fault
+    hooks."""
     cfg = Config.fromfile(PAIR)
     write_member_checkpoints(cfg, str(tmp_path))
     path = tmp_path / 'pair.py'
@@ -34,7 +37,8 @@ def write_pair_config(tmp_path, data_root: str, iters: int = 6) -> str:
         'param_scheduler = [dict(type="PolyLR", power=0.9, begin=0, '
         f'end={iters}, by_epoch=False)]\n'
         'default_hooks = dict(checkpoint=dict(_delete_=True, '
-        "type='CheckpointHook', by_epoch=False, interval=2), "
+        "type='CheckpointHook', by_epoch=False, interval=2, "
+        f'max_keep_ckpts={max_keep_ckpts}), '
         'logger=dict(interval=1))\n'
         "log_level = 'WARNING'\n"
     )

@@ -27,9 +27,8 @@ from bikd_mm.utils.checkpoint import save_atomic
 from .pair_run import run_train_until_stalled, write_pair_config
 
 
-def assert_resumed_from(work, iteration: int) -> None:
-    """The resumed run started exactly from ``iter_<iteration>.pth``."""
-    saved = torch.load(work / f'iter_{iteration}.pth', weights_only=True)
+def assert_resumed_from(work, iteration: int, saved: dict) -> None:
+    """The resumed run started exactly from checkpoint ``saved``."""
     started = torch.load(work / f'resumed_{iteration}.pth', weights_only=True)
     assert saved['meta']['iter'] == started['iter'] == iteration
     assert set(started['state_dict']) == set(saved['state_dict'])
@@ -53,7 +52,11 @@ def assert_resumed_from(work, iteration: int) -> None:
 def test_killed_runs_resume_from_the_last_complete_checkpoint(
     tmp_path, seg_data_root
 ):
-    config = write_pair_config(tmp_path, seg_data_root, iters=6)
+    # Keeping one checkpoint: the previous one may only be deleted once the
+    # next one is complete.
+    config = write_pair_config(
+        tmp_path, seg_data_root, iters=6, max_keep_ckpts=1
+    )
     work = tmp_path / 'work'
     marker = tmp_path / 'stalled'
     args = [config, '--work-dir', str(work)]
@@ -66,14 +69,18 @@ def test_killed_runs_resume_from_the_last_complete_checkpoint(
     partial = work / '.iter_4.pth.part'
     assert 0 < osp.getsize(partial) < osp.getsize(work / 'iter_2.pth')
     assert (work / 'last_checkpoint').read_text().endswith('iter_2.pth')
+    iter_2 = torch.load(work / 'iter_2.pth', weights_only=True)
 
     # 2. Resumed from iter_2.pth, killed between checkpoints (after
     # iteration 5 ran, iter_4.pth being complete).
     run_train_until_stalled(*args, '--resume', stall='after:5', marker=marker)
     assert not partial.exists()
-    assert_resumed_from(work, 2)
-    assert osp.isfile(work / 'iter_4.pth')
-    assert not osp.exists(work / 'iter_6.pth')
+    assert_resumed_from(work, 2, iter_2)
+    assert sorted(p for p in os.listdir(work) if '.pth' in p) == [
+        'iter_4.pth',
+        'resumed_2.pth',
+    ]
+    iter_4 = torch.load(work / 'iter_4.pth', weights_only=True)
 
     # 3. Resumed from iter_4.pth (in this process, as tools/train.py
     # --resume sets it up): finishes.
@@ -81,7 +88,7 @@ def test_killed_runs_resume_from_the_last_complete_checkpoint(
     cfg.work_dir = str(work)
     cfg.resume = True
     RUNNERS.build(cfg).train()
-    assert_resumed_from(work, 4)
+    assert_resumed_from(work, 4, iter_4)
     final = torch.load(work / 'iter_6.pth', weights_only=True)
     assert final['meta']['iter'] == 6
     assert not [p for p in os.listdir(work) if p.endswith('.part')]

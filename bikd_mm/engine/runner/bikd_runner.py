@@ -5,6 +5,7 @@ import torch.distributed as dist
 import torch.nn as nn
 from mmengine.config import Config
 from mmengine.dist import master_only
+from mmengine.hooks import CheckpointHook
 from mmengine.model import is_model_wrapper
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
@@ -58,7 +59,9 @@ class BiKDRunner(Runner):
     Checkpoints are handled safely (see ``docs/reliability.md``):
 
     - saving writes ``.<name>.part``, flushes it to disk and renames it, so
-      a killed run never leaves a partial ``iter_<n>.pth``;
+      a killed run never leaves a partial ``iter_<n>.pth``; the stock
+      ``CheckpointHook`` is replaced by :class:`BiKDCheckpointHook`, which
+      deletes outdated checkpoints only after the new one is complete;
     - loading (``load_from``, resume) unpickles with ``weights_only=True``
       and refuses files that need more unless the config sets
       ``allow_unsafe_checkpoint = True``;
@@ -78,7 +81,15 @@ class BiKDRunner(Runner):
         if cfg.get('allow_unsafe_checkpoint', False):
             # Read by every checkpoint load of the process, members' too.
             os.environ[UNSAFE_ENV] = '1'
-        return super().from_cfg(expand_pair_config(cfg.copy()))
+        cfg = expand_pair_config(cfg.copy())
+        checkpoint = cfg.get('default_hooks', {}).get('checkpoint')
+        if isinstance(checkpoint, dict) and checkpoint.get('type') in (
+            'CheckpointHook',
+            'mmengine.CheckpointHook',
+            CheckpointHook,
+        ):
+            checkpoint['type'] = 'BiKDCheckpointHook'
+        return super().from_cfg(cfg)
 
     @master_only
     def save_checkpoint(
