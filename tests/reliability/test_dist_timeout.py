@@ -17,7 +17,7 @@ import pytest
 from ..conftest import REPO
 from .pair_run import train_env, write_pair_config
 
-TIMEOUT_S = 15
+TIMEOUT_S = 20
 
 
 def free_port() -> int:
