@@ -180,8 +180,9 @@ class BiKDRunner(Runner):
 
         Local files and ``http(s)://`` addresses go through
         :func:`bikd_mm.utils.checkpoint.load_checkpoint_file` (clear errors
-        for missing, corrupt or unsafe files); other schemes through
-        mmengine.
+        for missing, corrupt or unsafe files), onto the CPU, from where the
+        model and the optimizers copy the values to their devices; other
+        schemes go through mmengine.
         """
         if self._preloaded is not None and self._preloaded[0] == filename:
             checkpoint = self._preloaded[1]
