@@ -100,6 +100,7 @@ def parse_members(members: list) -> list[MemberSpec]:
     Raises:
         ValueError: On fewer than two members, duplicate or invalid names,
             unknown keys, or a member with neither ``config`` nor ``model``.
+        FileNotFoundError: If a member's config file does not exist.
     """
     if not isinstance(members, (list, tuple)) or len(members) < 2:
         raise ValueError(
@@ -130,7 +131,10 @@ def parse_members(members: list) -> list[MemberSpec]:
             )
         cfg, cfg_path = None, None
         if member.get('config') is not None:
-            cfg_path = resolve_config_path(member['config'])
+            try:
+                cfg_path = resolve_config_path(member['config'])
+            except FileNotFoundError as err:
+                raise FileNotFoundError(f'member {name!r}: {err}') from err
             cfg = Config.fromfile(cfg_path)
             if member.get('cfg_options'):
                 cfg.merge_from_dict(member['cfg_options'])

@@ -19,7 +19,10 @@ from collections import OrderedDict
 import torch
 import torch.nn as nn
 
+from bikd_mm.utils.io import commit_file
+
 UNSAFE_ENV = 'BIKD_ALLOW_UNSAFE_CHECKPOINT'
+TIMEOUT_ENV = 'BIKD_DOWNLOAD_TIMEOUT'
 DOWNLOAD_TIMEOUT = 60.0
 
 
@@ -31,12 +34,17 @@ def _cache_dir() -> str:
     return osp.join(torch.hub.get_dir(), 'checkpoints')
 
 
-def download_checkpoint(url: str, timeout: float = DOWNLOAD_TIMEOUT) -> str:
+def download_checkpoint(
+    url: str, timeout: float | None = None, owner: str = 'checkpoint'
+) -> str:
     """Download ``url`` into torch's hub cache, atomically, with a timeout.
 
     Args:
         url (str): An ``http(s)://`` address.
-        timeout (float): Seconds to wait for the server to answer.
+        timeout (float, optional): Seconds to wait for the server to
+            connect or send data. Defaults to ``BIKD_DOWNLOAD_TIMEOUT``
+            from the environment, else 60.
+        owner (str): Who asks for it, for error messages.
 
     Returns:
         str: The cached file (reused when already present).
@@ -44,6 +52,8 @@ def download_checkpoint(url: str, timeout: float = DOWNLOAD_TIMEOUT) -> str:
     Raises:
         RuntimeError: If the address cannot be reached or read.
     """
+    if timeout is None:
+        timeout = float(os.environ.get(TIMEOUT_ENV, DOWNLOAD_TIMEOUT))
     os.makedirs(_cache_dir(), exist_ok=True)
     target = osp.join(_cache_dir(), osp.basename(url.split('?')[0]))
     if osp.isfile(target):
@@ -58,7 +68,8 @@ def download_checkpoint(url: str, timeout: float = DOWNLOAD_TIMEOUT) -> str:
         os.replace(tmp, target)
     except (urllib.error.URLError, OSError, ValueError) as err:
         raise RuntimeError(
-            f'cannot download checkpoint {url} (timeout {timeout:.0f} s): '
+            f'{owner}: cannot download checkpoint {url} '
+            f'(timeout {timeout:.0f} s): '
             f'{err}. Download it elsewhere and give its local path.'
         ) from err
     finally:
@@ -85,7 +96,7 @@ def load_checkpoint_file(
     if allow_unsafe is None:
         allow_unsafe = os.environ.get(UNSAFE_ENV, '0') == '1'
     if filename.startswith(('http://', 'https://')):
-        filename = download_checkpoint(filename)
+        filename = download_checkpoint(filename, owner=owner)
     if not osp.isfile(filename):
         raise FileNotFoundError(
             f'{owner}: checkpoint file not found: {filename}'
@@ -93,6 +104,13 @@ def load_checkpoint_file(
     try:
         return torch.load(filename, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError as err:
+        reason = _unpickler_reason(err)
+        if 'global' not in reason.lower():
+            # Not a refused type but bytes that are no pickle at all.
+            raise RuntimeError(
+                f'{owner}: cannot read checkpoint {filename} '
+                f'(corrupt or not a torch file): {reason}'
+            ) from err
         if not allow_unsafe:
             raise UnsafeCheckpointError(
                 f'{owner}: {filename} holds objects that only full '
@@ -100,7 +118,7 @@ def load_checkpoint_file(
                 'Only if you trust this file, opt in with '
                 '`allow_unsafe_checkpoint=True` in the config, '
                 '`--allow-unsafe-checkpoint` on the command line, or '
-                f'{UNSAFE_ENV}=1. Details: {str(err).splitlines()[-1]}'
+                f'{UNSAFE_ENV}=1. Details: {reason}'
             ) from err
         return torch.load(filename, map_location='cpu', weights_only=False)
     except (RuntimeError, EOFError, OSError, ValueError) as err:
@@ -108,6 +126,15 @@ def load_checkpoint_file(
             f'{owner}: cannot read checkpoint {filename} '
             f'(corrupt or not a torch file): {err}'
         ) from err
+
+
+def _unpickler_reason(err: Exception) -> str:
+    """The weights-only unpickler's own reason, without torch's advice."""
+    text = str(err)
+    marker = 'WeightsUnpickler error:'
+    if marker in text:
+        text = text.split(marker, 1)[1]
+    return text.strip().split('\n')[0].split('. Please use')[0]
 
 
 def extract_state_dict(checkpoint: dict) -> OrderedDict:
@@ -178,14 +205,20 @@ def load_state_dict_safely(
 
 
 def save_atomic(obj: object, filename: str) -> None:
-    """``torch.save`` to a temporary sibling, then rename into place."""
+    """``torch.save`` to a temporary sibling, then commit it into place.
+
+    Args:
+        obj (object): What to save.
+        filename (str): The final file; it is replaced only once the new
+            content is completely on disk (see :func:`commit_file`).
+    """
     directory = osp.dirname(osp.abspath(filename))
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix='.tmp-', suffix='.pth')
     os.close(fd)
     try:
         torch.save(obj, tmp)
-        os.replace(tmp, filename)
+        commit_file(tmp, filename)
     finally:
         if osp.exists(tmp):
             os.remove(tmp)

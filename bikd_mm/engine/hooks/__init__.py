@@ -1,3 +1,4 @@
+from .bikd_checkpoint_hook import BiKDCheckpointHook
 from .teacher_map_visualization_hook import TeacherMapVisualizationHook
 
-__all__ = ['TeacherMapVisualizationHook']
+__all__ = ['BiKDCheckpointHook', 'TeacherMapVisualizationHook']

@@ -1,9 +1,49 @@
+import os
+import os.path as osp
+
+import torch.distributed as dist
+import torch.nn as nn
 from mmengine.config import Config
+from mmengine.dist import master_only
+from mmengine.hooks import CheckpointHook
+from mmengine.model import is_model_wrapper
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
+from mmengine.runner.checkpoint import _load_checkpoint_to_model
 
+from bikd_mm.engine.runner.checkpoint_files import (
+    find_resumable_checkpoint,
+    partial_name,
+    remove_partial_checkpoints,
+)
 from bikd_mm.engine.runner.pair_config import expand_pair_config
+from bikd_mm.utils.checkpoint import UNSAFE_ENV, load_checkpoint_file
 from bikd_mm.utils.compat import apply_compat
+from bikd_mm.utils.io import commit_file
+
+_LOST_RANK_SIGNS = (
+    'Connection closed by peer',
+    'Connection reset by peer',
+    # gloo's message when a collective exceeds the process-group timeout.
+    'Timed out waiting',
+    'NCCL',
+    'ProcessGroup',
+)
+
+
+def _is_local(path: str) -> bool:
+    return '://' not in str(path)
+
+
+def _first_line(err: Exception) -> str:
+    return str(err).strip().splitlines()[0] if str(err).strip() else ''
+
+
+def _is_lost_rank_error(err: Exception) -> bool:
+    """Whether ``err`` is a collective operation failing on a lost peer."""
+    return isinstance(err, dist.DistError) or any(
+        sign in str(err) for sign in _LOST_RANK_SIGNS
+    )
 
 
 @RUNNERS.register_module()
@@ -15,9 +55,153 @@ class BiKDRunner(Runner):
     per-member evaluation, the distributed wrapper). Select it with
     ``runner_type = 'BiKDRunner'`` so that stock ``tools/train.py`` scripts
     run pair configs too.
+
+    Checkpoints are handled safely (see ``docs/reliability.md``):
+
+    - saving writes ``.<name>.part``, flushes it to disk and renames it, so
+      a killed run never leaves a partial ``iter_<n>.pth``; the stock
+      ``CheckpointHook`` is replaced by :class:`BiKDCheckpointHook`, which
+      deletes outdated checkpoints only after the new one is complete;
+    - loading (``load_from``, resume) unpickles with ``weights_only=True``
+      and refuses files that need more unless the config sets
+      ``allow_unsafe_checkpoint = True``;
+    - auto-resume takes the newest checkpoint that loads, skipping
+      unreadable ones with a warning, and deletes partial files.
+
+    In distributed training, a rank that loses another rank (it crashed,
+    was killed or hangs past ``env_cfg.dist_cfg.timeout``) stops with an
+    error that says so, instead of the backend's bare message.
     """
+
+    _preloaded: tuple[str, dict] | None = None
 
     @classmethod
     def from_cfg(cls, cfg: Config) -> 'BiKDRunner':
         apply_compat()
-        return super().from_cfg(expand_pair_config(cfg.copy()))
+        if cfg.get('allow_unsafe_checkpoint', False):
+            # Read by every checkpoint load of the process, members' too.
+            os.environ[UNSAFE_ENV] = '1'
+        cfg = expand_pair_config(cfg.copy())
+        checkpoint = cfg.get('default_hooks', {}).get('checkpoint')
+        if isinstance(checkpoint, dict) and checkpoint.get('type') in (
+            'CheckpointHook',
+            'mmengine.CheckpointHook',
+            CheckpointHook,
+        ):
+            checkpoint['type'] = 'BiKDCheckpointHook'
+        return super().from_cfg(cfg)
+
+    @master_only
+    def save_checkpoint(
+        self,
+        out_dir: str,
+        filename: str,
+        file_client_args: dict | None = None,
+        save_optimizer: bool = True,
+        save_param_scheduler: bool = True,
+        meta: dict | None = None,
+        by_epoch: bool = True,
+        backend_args: dict | None = None,
+    ) -> None:
+        """Save a checkpoint atomically (see :meth:`Runner.save_checkpoint`).
+
+        Local files are written under a hidden partial name and renamed
+        once complete; other storage backends are written as mmengine
+        writes them.
+        """
+        local = (
+            _is_local(out_dir)
+            and file_client_args is None
+            and backend_args is None
+        )
+        name = partial_name(filename) if local else filename
+        super().save_checkpoint(
+            out_dir,
+            name,
+            file_client_args=file_client_args,
+            save_optimizer=save_optimizer,
+            save_param_scheduler=save_param_scheduler,
+            meta=meta,
+            by_epoch=by_epoch,
+            backend_args=backend_args,
+        )
+        if local:
+            commit_file(osp.join(out_dir, name), osp.join(out_dir, filename))
+
+    def train(self) -> nn.Module:
+        """Train; name a lost rank when a collective operation fails."""
+        try:
+            return super().train()
+        except RuntimeError as err:
+            if self.world_size > 1 and _is_lost_rank_error(err):
+                timeout = (
+                    self.cfg.get('env_cfg', {})
+                    .get('dist_cfg', {})
+                    .get('timeout', 'the default')
+                )
+                raise RuntimeError(
+                    f'rank {self.rank} of {self.world_size} stopped at '
+                    f'iteration {self.iter + 1}: another rank crashed, was '
+                    'killed or did not answer within the process-group '
+                    f'timeout ({timeout} s, env_cfg.dist_cfg.timeout). '
+                    'Check the logs of the other ranks; resume with '
+                    f'--resume. Backend error: {_first_line(err)}'
+                ) from err
+            raise
+
+    def load_or_resume(self) -> None:
+        """Load or resume; auto-resume skips unreadable checkpoints."""
+        if self._has_loaded:
+            return None
+        if self._resume and self._load_from is None:
+            if self.rank == 0:
+                remove_partial_checkpoints(self.work_dir)
+            found = find_resumable_checkpoint(self.work_dir)
+            if found is None:
+                self.logger.info(
+                    f'no checkpoint to resume in {self.work_dir}; '
+                    'training starts from the beginning'
+                )
+                self._resume = False
+            else:
+                self._load_from = found[0]
+                self._preloaded = found
+                self.logger.info(f'auto-resume from {found[0]}')
+        return super().load_or_resume()
+
+    def load_checkpoint(
+        self,
+        filename: str,
+        map_location='cpu',
+        strict: bool = False,
+        revise_keys: list = [(r'^module.', '')],  # noqa: B006 (as mmengine)
+    ) -> dict:
+        """Load a checkpoint with safe unpickling into the model.
+
+        Local files and ``http(s)://`` addresses go through
+        :func:`bikd_mm.utils.checkpoint.load_checkpoint_file` (clear errors
+        for missing, corrupt or unsafe files), onto the CPU, from where the
+        model and the optimizers copy the values to their devices; other
+        schemes go through mmengine.
+        """
+        if self._preloaded is not None and self._preloaded[0] == filename:
+            checkpoint = self._preloaded[1]
+            self._preloaded = None
+        elif _is_local(filename) or filename.startswith(
+            ('http://', 'https://')
+        ):
+            checkpoint = load_checkpoint_file(filename, owner='runner')
+        else:
+            return super().load_checkpoint(
+                filename, map_location, strict, revise_keys
+            )
+        self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
+        model = (
+            self.model.module if is_model_wrapper(self.model) else self.model
+        )
+        checkpoint = _load_checkpoint_to_model(
+            model, checkpoint, strict, revise_keys=revise_keys
+        )
+        self._has_loaded = True
+        self.logger.info(f'Load checkpoint from {filename}')
+        return checkpoint

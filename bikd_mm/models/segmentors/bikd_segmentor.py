@@ -189,6 +189,7 @@ class BiKDSegmentor(BaseBiKDModel):
             ``r50.decode.loss_ce``), ``kd.loss_<t>_to_<s>`` for each
             direction, and ``<member>.teach_share``.
         """
+        self._check_labels(data_samples)
         losses, logits, labels = {}, {}, None
         shared = self._shared_ce_members()
         image_loss = (
@@ -224,6 +225,30 @@ class BiKDSegmentor(BaseBiKDModel):
                 self._kd_losses(logits, labels, shared, image_task_loss)
             )
         return losses
+
+    def _check_labels(self, data_samples: list) -> None:
+        """Refuse labels that are neither a class nor ``ignore_index``.
+
+        A stock loss would fail on them with an index error that names
+        neither the file nor the value.
+        """
+        for sample in data_samples:
+            label = sample.gt_sem_seg.data
+            bad = (label != self.ignore_index) & (
+                (label < 0) | (label >= self.num_classes)
+            )
+            if bad.any():
+                values = label[bad].unique().tolist()
+                where = sample.metainfo.get(
+                    'seg_map_path', sample.metainfo.get('img_path', '?')
+                )
+                raise ValueError(
+                    f'annotation {where}: labels {values[:10]} are outside '
+                    f'the {self.num_classes} classes 0..'
+                    f'{self.num_classes - 1} and are not ignore_index '
+                    f'{self.ignore_index}; check the dataset classes and '
+                    'reduce_zero_label'
+                )
 
     def _shared_ce_members(self) -> set:
         """Members whose decode CE comes from the KD log-probabilities."""
