@@ -232,11 +232,19 @@ class BiKDSegmentor(BaseBiKDModel):
         A stock loss would fail on them with an index error that names
         neither the file nor the value.
         """
-        for sample in data_samples:
-            label = sample.gt_sem_seg.data
-            bad = (label != self.ignore_index) & (
+
+        def outside(label: Tensor) -> Tensor:
+            return (label != self.ignore_index) & (
                 (label < 0) | (label >= self.num_classes)
             )
+
+        # One device-to-host copy per step in the common, valid case.
+        flags = [outside(s.gt_sem_seg.data).any() for s in data_samples]
+        if not flags or not bool(torch.stack(flags).any()):
+            return
+        for sample in data_samples:
+            label = sample.gt_sem_seg.data
+            bad = outside(label)
             if bad.any():
                 values = label[bad].unique().tolist()
                 where = sample.metainfo.get(
