@@ -13,6 +13,8 @@ Building blocks:
   :func:`bce_dice_loss`: dense task losses (lower is better).
 - :func:`masked_kl`, :func:`masked_kl_terms`: the distillation loss and its
   per-direction terms; :func:`binary_to_two_class` adapts sigmoid outputs.
+- :func:`mutual_kl_terms`: every member distilling into every other on
+  every element (Deep Mutual Learning), the unmasked baseline.
 
 Reference loss for classification with the log-softmax computed once per
 member::
@@ -36,6 +38,7 @@ from .distribution_kl import (
     distribution_kl_terms,
 )
 from .masked_kl import binary_to_two_class, masked_kl, masked_kl_terms
+from .mutual_kl import mutual_kl_terms
 from .selection import select_teachers
 from .task_losses import bce_dice_loss, per_image_mean, pixel_cross_entropy
 
@@ -48,6 +51,7 @@ __all__ = [
     'gt_confidence',
     'masked_kl',
     'masked_kl_terms',
+    'mutual_kl_terms',
     'per_image_mean',
     'pixel_cross_entropy',
     'select_teachers',
