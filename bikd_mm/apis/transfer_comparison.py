@@ -109,8 +109,11 @@ def _run_config(
     cfg.train_cfg = dict(
         type='IterBasedTrainLoop', max_iters=iters, val_interval=val_interval
     )
+    # Schedules that span the pair config's training span the comparison's;
+    # shorter ones (warm-ups) keep their length.
+    span = pair_cfg.train_cfg.max_iters
     for scheduler in cfg.param_scheduler:
-        if scheduler.get('end', math.inf) > iters:
+        if scheduler.get('end', math.inf) >= min(span, iters):
             scheduler['end'] = iters
     # Teach shares are logged as means over windows of val_interval / 5.
     cfg.default_hooks.logger = dict(
@@ -303,7 +306,11 @@ def markdown_table(result: dict) -> str:
         )
     lines += [
         '',
-        '(in brackets: change from the start)',
+        'In brackets: the change from the start. Teach share: with Deep '
+        'Mutual Learning every member teaches every element (1); in '
+        'one-way KD the frozen teacher teaches every element; independent '
+        'fine-tuning distils nothing, and where a share is shown it is the '
+        'share the member would have taught.',
         '',
         '## Every run',
         '',
@@ -548,6 +555,13 @@ def compare_transfer(
         regimes=list(regimes),
         regime_options={r: regime_options(r, task, teacher) for r in regimes},
         one_way_teacher=teacher,
+        optim_wrapper=pair_cfg.optim_wrapper.to_dict(),
+        param_scheduler=[
+            dict(s)
+            for s in _run_config(
+                pair_cfg, work_dir, iters, val_interval, 0
+            ).param_scheduler
+        ],
         start=start,
         start_all=before,
         wall_seconds=round(time.time() - begin, 1),

@@ -150,3 +150,21 @@ def test_regime_options_state_every_option():
     assert all(set(o) == set(seg['dml']) for o in seg.values())
     with pytest.raises(ValueError, match="'bikd_pixel' does not apply"):
         regime_options('bikd_pixel', 'cls', 'cnn')
+
+
+def test_schedules_span_the_comparison_budget(tmp_path):
+    from mmengine.config import Config
+
+    from bikd_mm.apis.transfer_comparison import _run_config
+
+    pair = Config.fromfile(osp.join(REPO, CONFIGS['cls']))
+    pair.param_scheduler = [
+        dict(type='LinearLR', start_factor=0.1, by_epoch=False, end=10),
+        dict(type='CosineAnnealingLR', by_epoch=False, begin=0, end=150),
+    ]
+    for iters in (300, 60):
+        cfg = _run_config(pair, str(tmp_path), iters, 20, seed=3)
+        assert [s['end'] for s in cfg.param_scheduler] == [10, iters]
+        assert cfg.train_cfg.max_iters == iters
+        assert cfg.train_cfg.val_interval == 20
+        assert cfg.randomness.seed == 3
