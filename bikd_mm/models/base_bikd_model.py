@@ -122,11 +122,12 @@ class BaseBiKDModel(BaseModel):
             ``selection='all'``).
         """
         names = self.member_names
-        num_valid = (
+        count = (
             teacher.new_tensor(teacher.numel())
             if valid is None
             else valid.sum()
-        ).clamp(min=1)
+        )
+        num_valid = count.clamp(min=1)
         if self.fixed_teacher is not None:
             teacher = torch.full_like(teacher, names.index(self.fixed_teacher))
             if valid is not None:
@@ -139,11 +140,7 @@ class BaseBiKDModel(BaseModel):
                 from_log_probs=True,
                 **kl_options,
             )
-            share = (
-                teacher.new_tensor(teacher.numel())
-                if valid is None
-                else valid.sum()
-            ).float() / num_valid
+            share = count.float() / num_valid
             return terms, {name: share for name in names}
         terms = masked_kl_terms(
             log_probs,
