@@ -15,6 +15,8 @@ Building blocks:
   per-direction terms; :func:`binary_to_two_class` adapts sigmoid outputs.
 - :func:`mask_classification_log_probs`: the per-pixel class distribution
   of a mask-classification model (Mask2Former).
+- :func:`mutual_kl_terms`: every member distilling into every other on
+  every element (Deep Mutual Learning), the unmasked baseline.
 
 Reference loss for classification with the log-softmax computed once per
 member::
@@ -39,6 +41,7 @@ from .distribution_kl import (
 )
 from .mask_classification import mask_classification_log_probs
 from .masked_kl import binary_to_two_class, masked_kl, masked_kl_terms
+from .mutual_kl import mutual_kl_terms
 from .selection import select_teachers
 from .task_losses import bce_dice_loss, per_image_mean, pixel_cross_entropy
 
@@ -52,6 +55,7 @@ __all__ = [
     'mask_classification_log_probs',
     'masked_kl',
     'masked_kl_terms',
+    'mutual_kl_terms',
     'per_image_mean',
     'pixel_cross_entropy',
     'select_teachers',

@@ -1,13 +1,17 @@
 import copy
 
+import torch
 import torch.nn as nn
 from mmengine.model import BaseDataPreprocessor, BaseModel
 from mmengine.registry import Registry
 from mmengine.structures import BaseDataElement
 from torch import Tensor
 
+from bikd_mm.core import masked_kl_terms, mutual_kl_terms
 from bikd_mm.engine.optimizers.member_step import run_train_step
 from bikd_mm.models.member import build_member, parse_members
+
+SELECTIONS = ('best', 'all')
 
 
 class BaseBiKDModel(BaseModel):
@@ -31,6 +35,8 @@ class BaseBiKDModel(BaseModel):
     """
 
     member_registry: Registry
+    selection: str = 'best'
+    fixed_teacher: str | None = None
 
     def __init__(
         self,
@@ -54,6 +60,100 @@ class BaseBiKDModel(BaseModel):
     @property
     def member_names(self) -> list[str]:
         return list(self.members.keys())
+
+    def _set_transfer(self, selection: str, fixed_teacher: str | None):
+        """Choose who teaches whom (the subclasses' ``selection`` and
+        ``fixed_teacher`` arguments).
+
+        ``selection='best'`` is Bi-KD: per element the best member teaches.
+        ``'all'`` is Deep Mutual Learning: every member teaches every other
+        on every element. ``fixed_teacher`` is classic one-way distillation:
+        that member teaches everywhere and is frozen (no gradient, no
+        update, kept in eval mode), so it stays as loaded.
+        """
+        if selection not in SELECTIONS:
+            raise ValueError(
+                f'selection must be one of {SELECTIONS}, got {selection!r}'
+            )
+        if fixed_teacher is not None:
+            if fixed_teacher not in self.members:
+                raise ValueError(
+                    f'fixed_teacher {fixed_teacher!r} is not a member; '
+                    f'members: {self.member_names}'
+                )
+            if selection != 'best':
+                raise ValueError(
+                    f'fixed_teacher={fixed_teacher!r} fixes who teaches; '
+                    f'it cannot be combined with selection={selection!r}'
+                )
+            self.members[fixed_teacher].requires_grad_(False)
+            self.members[fixed_teacher].eval()
+        self.selection = selection
+        self.fixed_teacher = fixed_teacher
+
+    def train(self, mode: bool = True) -> 'BaseBiKDModel':
+        """Set the training mode; a fixed teacher always stays in eval."""
+        super().train(mode)
+        if self.fixed_teacher is not None:
+            self.members[self.fixed_teacher].eval()
+        return self
+
+    def _transfer_terms(
+        self,
+        log_probs: list,
+        teacher: Tensor,
+        valid: Tensor | None,
+        **kl_options,
+    ) -> tuple[Tensor, dict]:
+        """The ``[N, N]`` KD terms and each member's teach share.
+
+        Args:
+            log_probs (list[Tensor]): Each member's log-probabilities,
+                classes along dim 1.
+            teacher (Tensor): The best member per element (from the
+                selection); used with ``selection='best'``.
+            valid (Tensor | None): Bool mask of the elements that count.
+            **kl_options: ``temperature``, ``detach_teacher``,
+                ``normalize`` of :func:`bikd_mm.core.masked_kl_terms`.
+
+        Returns:
+            tuple: The terms and ``{member: share of the valid elements it
+            teaches}`` (every member teaches all of them with
+            ``selection='all'``).
+        """
+        names = self.member_names
+        count = (
+            teacher.new_tensor(teacher.numel())
+            if valid is None
+            else valid.sum()
+        )
+        num_valid = count.clamp(min=1)
+        if self.fixed_teacher is not None:
+            teacher = torch.full_like(teacher, names.index(self.fixed_teacher))
+            if valid is not None:
+                teacher = teacher.masked_fill(~valid, -1)
+        if self.selection == 'all':
+            terms = mutual_kl_terms(
+                log_probs,
+                class_dim=1,
+                valid=valid,
+                from_log_probs=True,
+                **kl_options,
+            )
+            share = count.float() / num_valid
+            return terms, {name: share for name in names}
+        terms = masked_kl_terms(
+            log_probs,
+            teacher,
+            class_dim=1,
+            valid=valid,
+            from_log_probs=True,
+            **kl_options,
+        )
+        return terms, {
+            name: (teacher == t).sum().float() / num_valid
+            for t, name in enumerate(names)
+        }
 
     def init_weights(self) -> None:
         """Initialise members that have no checkpoint.

@@ -17,26 +17,19 @@ Usage::
 
 import argparse
 import copy
-import hashlib
 import logging
-import multiprocessing
-import os
 import os.path as osp
 import time
-from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 
 import torch
 from mmengine.config import Config
 from mmengine.logging import MMLogger
 from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
 
 import bikd_mm  # noqa: F401  (registers bikd_mm components)
-from bikd_mm.utils.checkpoint import (
-    extract_state_dict,
-    load_checkpoint_file,
-    save_atomic,
-)
+from bikd_mm.apis import pretrain_members
+from bikd_mm.apis import quiet as _quiet
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMOS = {
@@ -57,94 +50,6 @@ DEMOS = {
         threads=1,
     ),
 }
-
-
-def _quiet(cfg: Config) -> Config:
-    cfg.log_level = 'WARNING'
-    cfg.default_hooks.logger.interval = 10**6
-    return cfg
-
-
-def demo_cache() -> str:
-    """Machine-wide cache of pre-trained demo members (shared by clones)."""
-    return osp.join(
-        os.environ.get('BIKD_CACHE', osp.expanduser('~/.cache/bikd_mm')),
-        'demo',
-    )
-
-
-def pretrained_path(member: dict, task: str, iters: int) -> str:
-    """Where a member's pre-trained weights live, keyed by its config."""
-    cfg = Config.fromfile(member['config'])
-    digest = hashlib.sha256(
-        (cfg.pretty_text + str(iters)).encode()
-    ).hexdigest()[:12]
-    return osp.join(demo_cache(), task, f'{member["name"]}-{digest}.pth')
-
-
-def pretrain_member(
-    member: dict, work_dir: str, iters: int, out: str, threads: int | None
-) -> str:
-    """Train one member alone from its config; save its weights to out."""
-    if threads:
-        torch.set_num_threads(threads)
-    cfg = Config.fromfile(member['config'])
-    cfg.work_dir = osp.join(work_dir, f'{member["name"]}_alone')
-    cfg.train_cfg.max_iters = iters
-    cfg.train_cfg.val_interval = iters
-    cfg.param_scheduler[0].end = iters
-    cfg.default_hooks.checkpoint.interval = iters
-    runner = Runner.from_cfg(_quiet(cfg))
-    runner.train()
-    last = osp.join(cfg.work_dir, f'iter_{iters}.pth')
-    state = extract_state_dict(load_checkpoint_file(last))
-    save_atomic(dict(state_dict=state, meta=dict(iter=iters)), out)
-    return out
-
-
-def pretrain_members(
-    members: list, task: str, work_dir: str, iters: int, threads: int | None
-) -> None:
-    """Pre-train the members that have no cached weights, in parallel.
-
-    Each member trains in its own process (one per core), so the members
-    of a pair pre-train side by side; finished weights are cached
-    machine-wide and reused by later runs and other clones.
-    """
-    todo = []
-    for member in members:
-        member['checkpoint'] = pretrained_path(member, task, iters)
-        if osp.isfile(member['checkpoint']):
-            print(
-                f'[demo] reusing pretrained {member["name"]}: '
-                f'{member["checkpoint"]}'
-            )
-        else:
-            todo.append(member)
-    if not todo:
-        return
-    print(
-        '[demo] pre-training '
-        + ', '.join(m['name'] for m in todo)
-        + f' alone for {iters} iterations (in parallel) ...',
-        flush=True,
-    )
-    workers = max(1, min(len(todo), os.cpu_count() or 1))
-    context = multiprocessing.get_context('spawn')
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        jobs = [
-            pool.submit(
-                pretrain_member,
-                dict(m),
-                work_dir,
-                iters,
-                m['checkpoint'],
-                threads,
-            )
-            for m in todo
-        ]
-        for job in jobs:
-            job.result()
 
 
 def main() -> None:
@@ -173,6 +78,7 @@ def main() -> None:
         work_dir,
         args.pretrain_iters or demo['pretrain_iters'],
         threads,
+        log=partial(print, '[demo]', flush=True),
     )
     if args.pair_iters:
         cfg.train_cfg.max_iters = args.pair_iters

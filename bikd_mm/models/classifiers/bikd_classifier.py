@@ -7,7 +7,7 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import batch_label_to_onehot, cat_batch_labels
 from torch import Tensor
 
-from bikd_mm.core import gt_confidence, masked_kl_terms, select_teachers
+from bikd_mm.core import gt_confidence, select_teachers
 from bikd_mm.core.masked_kl import NORMALIZE_MODES
 from bikd_mm.core.selection import TIE_MODES
 from bikd_mm.models.base_bikd_model import BaseBiKDModel
@@ -85,10 +85,13 @@ class BiKDClassifier(BaseBiKDModel):
         detach_teacher: bool = False,
         tie: str = 'auto',
         batch_augments: str | dict | None = FIRST_MEMBER,
+        selection: str = 'best',
+        fixed_teacher: str | None = None,
         data_preprocessor: dict | None = None,
         init_cfg: dict | None = None,
     ):
         super().__init__(members, data_preprocessor, init_cfg)
+        self._set_transfer(selection, fixed_teacher)
         if normalize not in NORMALIZE_MODES:
             raise ValueError(
                 f'normalize must be one of {NORMALIZE_MODES}, '
@@ -260,19 +263,18 @@ class BiKDClassifier(BaseBiKDModel):
         teacher = select_teachers(
             confidence, higher_is_better=True, tie=self.tie
         )
-        terms = masked_kl_terms(
+        terms, shares = self._transfer_terms(
             log_probs,
             teacher,
-            class_dim=1,
+            None,
             temperature=self.temperature,
             detach_teacher=self.detach_teacher,
             normalize=self.normalize,
-            from_log_probs=True,
         )
         out = self._direction_losses(terms, self.kd_weight)
         hard = target.argmax(1) if target.is_floating_point() else target
         for t, t_name in enumerate(names):
-            out[f'{t_name}.teach_share'] = (teacher == t).float().mean()
+            out[f'{t_name}.teach_share'] = shares[t_name]
             correct = log_probs[t].detach().argmax(1) == hard
             out[f'{t_name}.accuracy'] = correct.float().mean() * 100
         return out

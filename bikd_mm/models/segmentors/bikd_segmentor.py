@@ -4,7 +4,6 @@ from mmseg.registry import MODELS
 from torch import Tensor
 
 from bikd_mm.core import (
-    masked_kl_terms,
     per_image_mean,
     pixel_cross_entropy,
     select_teachers,
@@ -78,6 +77,13 @@ class BiKDSegmentor(BaseBiKDModel):
             Defaults to True.
         tie (str): Tie rule of :func:`bikd_mm.core.select_teachers`.
             Defaults to ``'auto'`` (the reference).
+        selection (str): ``'best'``: per pixel or image the member with the
+            lowest loss teaches (Bi-KD); ``'all'``: every member teaches
+            every other on every valid pixel (Deep Mutual Learning, usually
+            with ``detach_teacher=True``). Defaults to ``'best'``.
+        fixed_teacher (str, optional): Name of a member that teaches every
+            valid pixel and is frozen (one-way distillation from a fixed
+            teacher). Defaults to None.
         data_preprocessor (dict, optional): Preprocessor of the pair; it
             only moves data to the device, each member normalises itself.
         init_cfg (dict, optional): Initialisation config.
@@ -97,10 +103,13 @@ class BiKDSegmentor(BaseBiKDModel):
         selection_loss: str = 'ce',
         share_decode_ce: bool = True,
         tie: str = 'auto',
+        selection: str = 'best',
+        fixed_teacher: str | None = None,
         data_preprocessor: dict | None = None,
         init_cfg: dict | None = None,
     ):
         super().__init__(members, data_preprocessor, init_cfg)
+        self._set_transfer(selection, fixed_teacher)
         if granularity not in GRANULARITIES:
             raise ValueError(
                 f'granularity must be one of {GRANULARITIES}, '
@@ -352,15 +361,13 @@ class BiKDSegmentor(BaseBiKDModel):
             teacher = select_teachers(
                 task, higher_is_better=False, valid=valid, tie=self.tie
             )
-        terms = masked_kl_terms(
+        terms, shares = self._transfer_terms(
             log_probs,
             teacher,
-            class_dim=1,
+            valid,
             temperature=self.temperature,
             detach_teacher=self.detach_teacher,
             normalize=self.normalize,
-            valid=valid,
-            from_log_probs=True,
         )
         out = self._direction_losses(terms, self.kd_weight)
         for name, lp in zip(names, log_probs):
@@ -376,11 +383,7 @@ class BiKDSegmentor(BaseBiKDModel):
                     n: lp.detach().argmax(1) for n, lp in zip(names, log_probs)
                 },
             )
-        num_valid = valid.sum().clamp(min=1)
-        for t, t_name in enumerate(names):
-            out[f'{t_name}.teach_share'] = (
-                teacher == t
-            ).sum().float() / num_valid
+        out.update({f'{n}.teach_share': v for n, v in shares.items()})
         return out
 
     def _class_logits(self, name: str, logits: Tensor) -> Tensor:

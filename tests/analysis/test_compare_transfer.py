@@ -1,0 +1,170 @@
+"""The transfer comparison end to end on a tiny budget, and its summary."""
+
+import json
+import os
+import os.path as osp
+import statistics
+
+import pytest
+
+from bikd_mm.apis.transfer_comparison import (
+    REGIME_TITLES,
+    TASKS,
+    regime_options,
+    summarise,
+)
+
+from ..conftest import REPO
+
+CONFIGS = {
+    'seg': 'configs/bikd/demo/seg_pair_digits.py',
+    'cls': 'configs/bikd/demo/cls_pair_digits.py',
+}
+TINY = {
+    'seg': [
+        'train_dataloader.batch_size=2',
+        'val_dataloader.dataset.indices=4',
+    ],
+    'cls': [
+        'train_dataloader.batch_size=4',
+        'val_dataloader.dataset.indices=8',
+    ],
+}
+
+
+def load_tool():
+    import importlib.util
+
+    path = osp.join(REPO, 'tools', 'analysis', 'compare_transfer.py')
+    spec = importlib.util.spec_from_file_location('compare_transfer', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize('task', ['seg', 'cls'])
+def test_every_regime_and_member_end_to_end(task, tmp_path, monkeypatch):
+    # Members are pre-trained (one step) into a cache of this test only.
+    monkeypatch.setenv('BIKD_CACHE', str(tmp_path / 'cache'))
+    out = str(tmp_path / 'out' / f'compare_{task}')
+    result = load_tool().main(
+        [
+            task,
+            '--config',
+            osp.join(REPO, CONFIGS[task]),
+            '--iters',
+            '2',
+            '--val-interval',
+            '1',
+            '--seeds',
+            '0',
+            '--pretrain-iters',
+            '1',
+            '--workers',
+            '0',
+            '--out',
+            out,
+            '--work-dir',
+            str(tmp_path / 'work'),
+            '--cfg-options',
+            *TINY[task],
+        ]
+    )
+    names = ['cnn', 'swin'] if task == 'seg' else ['cnn', 'vit']
+    regimes = TASKS[task]['regimes']
+    with open(f'{out}.json') as f:
+        saved = json.load(f)
+    assert saved == json.loads(json.dumps(result))
+    assert saved['members'] == names
+    assert [r['regime'] for r in saved['runs']] == list(regimes)
+    metric = TASKS[task]['metric']
+    for run in saved['runs']:
+        for n in names:
+            # Evaluated after every iteration: iterations 1 and 2.
+            assert [s for s, _ in run['curves']['metric'][n]] == [1, 2]
+            assert run['final'][n] == run['curves']['metric'][n][-1][1]
+    assert saved['one_way_teacher'] == max(
+        names, key=lambda n: saved['start'][n]
+    )
+    assert saved['start'] == {
+        n: saved['start_all'][f'{n}/{metric}'] for n in names
+    }
+    one_way = next(r for r in saved['runs'] if r['regime'] == 'one_way')
+    teacher = saved['one_way_teacher']
+    shares = one_way['curves']['teach_share']
+    assert all(v == 1 for _, v in shares[teacher])
+    table = open(f'{out}.md').read()
+    for regime in regimes:
+        assert REGIME_TITLES[regime] in table
+        assert f'| {regime} | 0 |' in table
+    for n in names:
+        assert f'{n} {metric}' in table
+        assert f'{n} teach share' in table
+    for suffix in ('_metric.png', '_teach_share.png'):
+        with open(out + suffix, 'rb') as f:
+            assert f.read(8) == b'\x89PNG\r\n\x1a\n'
+    # --render rewrites the same table from the JSON, without training.
+    os.remove(f'{out}.md')
+    load_tool().main([task, '--render', f'{out}.json'])
+    assert open(f'{out}.md').read() == table
+
+
+def test_summary_is_mean_and_std_over_seeds():
+    def run(regime, seed, a, b, shares):
+        return dict(
+            regime=regime,
+            seed=seed,
+            final=dict(a=a, b=b),
+            curves=dict(
+                metric=dict(a=[[1, a]], b=[[1, b]]),
+                teach_share=dict(
+                    a=[[1, s] for s in shares], b=[[1, 1 - s] for s in shares]
+                ),
+            ),
+        )
+
+    runs = [
+        run('dml', 0, 10.0, 20.0, [0.2, 0.4]),
+        run('dml', 1, 12.0, 26.0, [0.6]),
+        run('dml', 2, 17.0, 20.0, [1.0]),
+    ]
+    got = summarise(runs, ['a', 'b'], ('dml',))['dml']
+    assert got['a']['metric']['mean'] == pytest.approx(13.0)
+    assert got['a']['metric']['std'] == pytest.approx(
+        statistics.stdev([10.0, 12.0, 17.0])
+    )
+    assert got['b']['metric']['n'] == 3
+    # A run's share is its mean over the logged windows.
+    assert got['a']['teach_share']['mean'] == pytest.approx(
+        (0.3 + 0.6 + 1.0) / 3
+    )
+
+
+def test_regime_options_state_every_option():
+    seg = {r: regime_options(r, 'seg', 'cnn') for r in TASKS['seg']['regimes']}
+    assert seg['independent']['kd_weight'] == 0
+    assert seg['dml']['selection'] == 'all' and seg['dml']['detach_teacher']
+    assert seg['bikd_image']['granularity'] == 'image'
+    assert seg['bikd_pixel']['granularity'] == 'pixel'
+    assert seg['one_way']['fixed_teacher'] == 'cnn'
+    assert all(set(o) == set(seg['dml']) for o in seg.values())
+    with pytest.raises(ValueError, match="'bikd_pixel' does not apply"):
+        regime_options('bikd_pixel', 'cls', 'cnn')
+
+
+def test_schedules_span_the_comparison_budget(tmp_path):
+    from mmengine.config import Config
+
+    from bikd_mm.apis.transfer_comparison import _run_config
+
+    pair = Config.fromfile(osp.join(REPO, CONFIGS['cls']))
+    pair.param_scheduler = [
+        dict(type='LinearLR', start_factor=0.1, by_epoch=False, end=10),
+        dict(type='CosineAnnealingLR', by_epoch=False, begin=0, end=150),
+    ]
+    for iters in (300, 60):
+        cfg = _run_config(pair, str(tmp_path), iters, 20, seed=3)
+        assert [s['end'] for s in cfg.param_scheduler] == [10, iters]
+        assert cfg.train_cfg.max_iters == iters
+        assert cfg.train_cfg.val_interval == 20
+        assert cfg.randomness.seed == 3
