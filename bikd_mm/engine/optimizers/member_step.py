@@ -1,6 +1,5 @@
 """Parameter update of all members after one shared backward pass."""
 
-import math
 from contextlib import ExitStack
 
 import torch
@@ -34,7 +33,8 @@ def check_finite_losses(log_vars: dict, member_names: list) -> None:
     )
     if bool(torch.isfinite(values).all()):
         return
-    bad = [k for k in keys if not math.isfinite(float(log_vars[k]))]
+    finite = torch.isfinite(values).tolist()
+    bad = [k for k, ok in zip(keys, finite) if not ok]
     owners = sorted(
         {k.split('.', 1)[0] for k in bad if k.split('.', 1)[0] in member_names}
     )
@@ -42,7 +42,7 @@ def check_finite_losses(log_vars: dict, member_names: list) -> None:
     where = f' at iteration {it + 1}' if it is not None else ''
     raise NonFiniteLossError(
         f'non-finite loss{where} in member(s) {owners or ["kd"]}: '
-        + ', '.join(f'{k}={float(log_vars[k].detach())}' for k in bad)
+        + ', '.join(f'{k}={float(values[keys.index(k)])}' for k in bad)
         + '. Training stopped; the last saved checkpoint is untouched.'
     )
 
