@@ -155,7 +155,7 @@ def test_regime_options_state_every_option():
 def test_schedules_span_the_comparison_budget(tmp_path):
     from mmengine.config import Config
 
-    from bikd_mm.apis.transfer_comparison import _run_config
+    from bikd_mm.apis.transfer_comparison import run_config
 
     pair = Config.fromfile(osp.join(REPO, CONFIGS['cls']))
     pair.param_scheduler = [
@@ -163,7 +163,7 @@ def test_schedules_span_the_comparison_budget(tmp_path):
         dict(type='CosineAnnealingLR', by_epoch=False, begin=0, end=150),
     ]
     for iters in (300, 60):
-        cfg = _run_config(pair, str(tmp_path), iters, 20, seed=3)
+        cfg = run_config(pair, str(tmp_path), iters, 20, seed=3)
         assert [s['end'] for s in cfg.param_scheduler] == [10, iters]
         assert cfg.train_cfg.max_iters == iters
         assert cfg.train_cfg.val_interval == 20

@@ -1,0 +1,149 @@
+"""Run every regime for every seed of one pair config."""
+
+import multiprocessing
+import os.path as osp
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+from mmengine.config import Config
+
+from bikd_mm.apis.pretrain import pretrain_members
+
+from .regimes import TASKS, regime_options
+from .report import _run_line, summarise, write_outputs
+from .runs import evaluate, run_config, run_regime
+
+
+def compare_transfer(
+    task: str,
+    pair_config: str,
+    out_prefix: str,
+    work_dir: str,
+    iters: int,
+    val_interval: int,
+    seeds: list,
+    pretrain_iters: int,
+    workers: int = 2,
+    threads: int | None = 1,
+    regimes: tuple | None = None,
+    cfg_options: dict | None = None,
+    command: str = '',
+    log=print,
+) -> dict:
+    """Run every regime for every seed and write JSON, Markdown and PNGs.
+
+    Args:
+        task (str): ``'seg'`` or ``'cls'``.
+        pair_config (str): The pair config (its members are pre-trained
+            alone first, see :func:`bikd_mm.apis.pretrain_members`).
+        out_prefix (str): Outputs go to ``<out_prefix>.json``, ``.md``,
+            ``_metric.png`` and ``_teach_share.png``.
+        work_dir (str): Parent of the runs' work directories.
+        iters (int): Fine-tuning iterations of every run.
+        val_interval (int): Iterations between evaluations.
+        seeds (list[int]): Seeds; each regime runs once per seed.
+        pretrain_iters (int): Pre-training iterations of each member.
+        workers (int): Runs in parallel (spawned processes); 0 runs them
+            in this process. Defaults to 2.
+        threads (int, optional): Torch threads per run. Defaults to 1.
+        regimes (tuple, optional): A subset of the task's regimes.
+        cfg_options (dict, optional): Overrides merged into the pair
+            config (as ``--cfg-options`` of the tools).
+        command (str): The command line, recorded in the outputs.
+        log (callable): Progress printer. Defaults to ``print``.
+
+    Returns:
+        dict: The result that is written as JSON.
+    """
+    if task not in TASKS:
+        raise ValueError(f'task must be one of {sorted(TASKS)}, got {task!r}')
+    if iters < 1 or val_interval < 1 or val_interval > iters:
+        raise ValueError(
+            f'need 1 <= val_interval <= iters, got iters={iters}, '
+            f'val_interval={val_interval}'
+        )
+    if not seeds:
+        raise ValueError('give at least one seed')
+    spec = TASKS[task]
+    regimes = tuple(regimes or spec['regimes'])
+    pair_cfg = Config.fromfile(pair_config)
+    if cfg_options:
+        pair_cfg.merge_from_dict(cfg_options)
+    members = [dict(m) for m in pair_cfg.model.members]
+    names = [m['name'] for m in members]
+    pretrain_members(
+        members,
+        spec['pretrain_task'],
+        osp.join(work_dir, 'pretrain'),
+        pretrain_iters,
+        threads,
+        log=log,
+        workers=workers,
+    )
+    pair_cfg.model.members = members
+    metric = spec['metric']
+
+    log('evaluating the pretrained members ...')
+    before = evaluate(pair_cfg, osp.join(work_dir, 'start'), threads)
+    start = {n: before[f'{n}/{metric}'] for n in names}
+    teacher = max(names, key=lambda n: start[n])
+    log(
+        'start: '
+        + ', '.join(f'{n} {start[n]:.2f}' for n in names)
+        + f'; one-way teacher: {teacher}'
+    )
+
+    jobs = [
+        (pair_cfg, task, regime, teacher, seed, iters, val_interval)
+        + (work_dir, threads)
+        for seed in seeds
+        for regime in regimes
+    ]
+    log(
+        f'{len(jobs)} runs of {iters} iterations '
+        f'({len(regimes)} regimes x {len(seeds)} seeds, {workers} at a '
+        'time) ...'
+    )
+    begin = time.time()
+    runs = []
+    if workers:
+        context = multiprocessing.get_context('spawn')
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            futures = [pool.submit(run_regime, *job) for job in jobs]
+            for future in futures:
+                runs.append(future.result())
+                log(_run_line(runs[-1], names))
+    else:
+        for job in jobs:
+            runs.append(run_regime(*job))
+            log(_run_line(runs[-1], names))
+
+    result = dict(
+        task=task,
+        pair_config=osp.relpath(pair_config),
+        command=command,
+        metric=metric,
+        members=names,
+        checkpoints={m['name']: m['checkpoint'] for m in members},
+        pretrain_iters=pretrain_iters,
+        iters=iters,
+        val_interval=val_interval,
+        seeds=list(seeds),
+        regimes=list(regimes),
+        regime_options={r: regime_options(r, task, teacher) for r in regimes},
+        one_way_teacher=teacher,
+        optim_wrapper=pair_cfg.optim_wrapper.to_dict(),
+        param_scheduler=[
+            dict(s)
+            for s in run_config(
+                pair_cfg, work_dir, iters, val_interval, 0
+            ).param_scheduler
+        ],
+        start=start,
+        start_all=before,
+        wall_seconds=round(time.time() - begin, 1),
+        runs=runs,
+        summary=summarise(runs, names, regimes),
+    )
+    write_outputs(result, out_prefix)
+    return result

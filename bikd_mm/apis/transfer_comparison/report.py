@@ -1,0 +1,131 @@
+"""The summary over seeds, the Markdown report and the output files."""
+
+import statistics
+
+from bikd_mm.utils.io import dump_json_atomic, write_text_atomic
+
+from .plots import write_plots
+from .regimes import REGIME_TITLES
+
+
+def _mean_std(values: list) -> dict:
+    return dict(
+        mean=statistics.fmean(values),
+        std=statistics.stdev(values) if len(values) > 1 else 0.0,
+        n=len(values),
+    )
+
+
+def summarise(runs: list, names: list, regimes: tuple) -> dict:
+    """Each regime's final metric and mean teach share, over seeds.
+
+    Returns:
+        dict: ``{regime: {member: {metric: {mean, std, n}, teach_share:
+        {mean, std, n} or None}}}``; the teach share of a run is its mean
+        over the logged windows.
+    """
+    summary = {}
+    for regime in regimes:
+        mine = [r for r in runs if r['regime'] == regime]
+        summary[regime] = {}
+        for n in names:
+            shares = [
+                statistics.fmean(v for _, v in r['curves']['teach_share'][n])
+                for r in mine
+                if r['curves']['teach_share'][n]
+            ]
+            summary[regime][n] = dict(
+                metric=_mean_std([r['final'][n] for r in mine]),
+                teach_share=_mean_std(shares) if shares else None,
+            )
+    return summary
+
+
+def markdown_table(result: dict) -> str:
+    """The Markdown report: settings, the summary table, every seed."""
+    names, metric = result['members'], result['metric']
+    start = result['start']
+    lines = [
+        f'# Transfer regimes on `{result["pair_config"]}`',
+        '',
+        f'Command: `{result["command"]}`',
+        '',
+        f'Each regime fine-tunes the same pretrained members for '
+        f'{result["iters"]} iterations (same optimizers, data order per '
+        f'seed); seeds {result["seeds"]}. Final `{metric}` on the '
+        'validation split after the last iteration (no best-checkpoint '
+        'selection), mean +- standard deviation over seeds; teach share: '
+        'the share of the training elements a member taught, averaged over '
+        f'the run. One-way teacher: `{result["one_way_teacher"]}` (better '
+        'at the start).',
+        '',
+        '| regime | '
+        + ' | '.join(f'{n} {metric}' for n in names)
+        + ' | '
+        + ' | '.join(f'{n} teach share' for n in names)
+        + ' |',
+        '| --- |' + ' --- |' * (2 * len(names)),
+        '| pretrained (start) | '
+        + ' | '.join(f'{start[n]:.2f}' for n in names)
+        + ' |'
+        + ' |' * len(names),
+    ]
+    for regime, per_member in result['summary'].items():
+        cells = []
+        for n in names:
+            m = per_member[n]['metric']
+            delta = m['mean'] - start[n]
+            cells.append(f'{m["mean"]:.2f} +- {m["std"]:.2f} ({delta:+.2f})')
+        for n in names:
+            share = per_member[n]['teach_share']
+            cells.append(
+                '-'
+                if share is None
+                else f'{share["mean"]:.2f} +- {share["std"]:.2f}'
+            )
+        lines.append(
+            f'| {REGIME_TITLES[regime]} | ' + ' | '.join(cells) + ' |'
+        )
+    lines += [
+        '',
+        'In brackets: the change from the start. Teach share: with Deep '
+        'Mutual Learning every member teaches every element (1); in '
+        'one-way KD the frozen teacher teaches every element; independent '
+        'fine-tuning distils nothing, and where a share is shown it is the '
+        'share the member would have taught.',
+        '',
+        '## Every run',
+        '',
+        '| regime | seed | '
+        + ' | '.join(f'{n} {metric}' for n in names)
+        + ' | seconds |',
+        '| --- | --- |' + ' --- |' * (len(names) + 1),
+    ]
+    for run in result['runs']:
+        lines.append(
+            f'| {run["regime"]} | {run["seed"]} | '
+            + ' | '.join(f'{run["final"][n]:.2f}' for n in names)
+            + f' | {run["seconds"]:.0f} |'
+        )
+    return '\n'.join(lines) + '\n'
+
+
+def write_outputs(result: dict, out_prefix: str) -> list:
+    """Write the JSON, the Markdown table and the plots of a result.
+
+    Returns:
+        list[str]: The files written.
+    """
+    dump_json_atomic(result, f'{out_prefix}.json')
+    write_text_atomic(markdown_table(result), f'{out_prefix}.md')
+    return [f'{out_prefix}.json', f'{out_prefix}.md'] + write_plots(
+        result, out_prefix
+    )
+
+
+def _run_line(run: dict, names: list) -> str:
+    return (
+        f'{run["regime"]} seed {run["seed"]}: '
+        + ', '.join(f'{n} {run["final"][n]:.2f}' for n in names)
+        + f' ({run["seconds"]:.0f} s)'
+    )

@@ -1,0 +1,140 @@
+"""One fine-tuning run of a pair under one regime and seed."""
+
+import copy
+import json
+import math
+import os.path as osp
+import time
+
+from mmengine.config import Config
+
+from bikd_mm.apis.pretrain import quiet
+
+from .regimes import TASKS, regime_options
+
+
+def run_config(
+    pair_cfg: Config, work_dir: str, iters: int, val_interval: int, seed: int
+) -> Config:
+    """The pair config with the comparison's budget, seed and logging."""
+    cfg = quiet(copy.deepcopy(pair_cfg))
+    cfg.work_dir = work_dir
+    cfg.randomness = dict(seed=seed)
+    cfg.train_cfg = dict(
+        type='IterBasedTrainLoop', max_iters=iters, val_interval=val_interval
+    )
+    # Schedules that span the pair config's training span the comparison's;
+    # shorter ones (warm-ups) keep their length.
+    span = pair_cfg.train_cfg.max_iters
+    for scheduler in cfg.param_scheduler:
+        if scheduler.get('end', math.inf) >= min(span, iters):
+            scheduler['end'] = iters
+    # Teach shares are logged as means over windows of val_interval / 5.
+    cfg.default_hooks.logger = dict(
+        type='LoggerHook',
+        interval=max(1, val_interval // 5),
+        log_metric_by_epoch=False,
+    )
+    # Nothing to keep but the scalars.
+    cfg.default_hooks.checkpoint = dict(
+        type='CheckpointHook',
+        by_epoch=False,
+        interval=10**9,
+        save_last=False,
+    )
+    cfg.custom_hooks = []
+    cfg.visualizer.vis_backends = [dict(type='LocalVisBackend')]
+    _unique_visualizer(cfg)
+    return cfg
+
+
+def _unique_visualizer(cfg: Config) -> None:
+    """Give the run its own visualizer.
+
+    Visualizers are global instances looked up by name, and stock runtimes
+    may fix the name (mmseg's is ``'visualizer'``): a second runner in the
+    same process would then log into the first one's folder.
+    """
+    cfg.visualizer.name = f'{cfg.work_dir}@{time.time_ns()}'
+
+
+def read_scalars(path: str, names: list, metric: str) -> dict:
+    """Validation curves and teach shares from a ``scalars.json``.
+
+    Returns:
+        dict: ``metric`` and ``teach_share``, each ``{member: [[iteration,
+        value], ...]}``.
+    """
+    curves = {n: [] for n in names}
+    shares = {n: [] for n in names}
+    with open(path) as f:
+        for line in f:
+            record = json.loads(line)
+            step = record.get('step')
+            for n in names:
+                if f'{n}/{metric}' in record:
+                    curves[n].append([step, record[f'{n}/{metric}']])
+                if f'{n}.teach_share' in record:
+                    shares[n].append([step, record[f'{n}.teach_share']])
+    return dict(metric=curves, teach_share=shares)
+
+
+def evaluate(pair_cfg: Config, work_dir: str, threads: int | None) -> dict:
+    """Every member's validation metrics, before any fine-tuning."""
+    import torch
+    from mmengine.registry import RUNNERS
+
+    import bikd_mm  # noqa: F401
+
+    if threads:
+        torch.set_num_threads(threads)
+    cfg = quiet(copy.deepcopy(pair_cfg))
+    cfg.work_dir = work_dir
+    cfg.default_hooks.checkpoint.pop('save_best', None)
+    cfg.custom_hooks = []
+    _unique_visualizer(cfg)
+    return {k: float(v) for k, v in RUNNERS.build(cfg).val().items()}
+
+
+def run_regime(
+    pair_cfg: Config,
+    task: str,
+    regime: str,
+    teacher: str,
+    seed: int,
+    iters: int,
+    val_interval: int,
+    work_dir: str,
+    threads: int | None,
+) -> dict:
+    """Fine-tune the pair under one regime and seed; return its record."""
+    import torch
+    from mmengine.registry import RUNNERS
+
+    import bikd_mm  # noqa: F401
+
+    if threads:
+        torch.set_num_threads(threads)
+    start = time.time()
+    cfg = run_config(
+        pair_cfg,
+        osp.join(work_dir, f'{regime}_seed{seed}'),
+        iters,
+        val_interval,
+        seed,
+    )
+    cfg.model.update(regime_options(regime, task, teacher))
+    runner = RUNNERS.build(cfg)
+    runner.train()
+    names = [m['name'] for m in cfg.model.members]
+    metric = TASKS[task]['metric']
+    scalars = read_scalars(
+        osp.join(runner.log_dir, 'vis_data', 'scalars.json'), names, metric
+    )
+    return dict(
+        regime=regime,
+        seed=seed,
+        final={n: scalars['metric'][n][-1][1] for n in names},
+        curves=scalars,
+        seconds=round(time.time() - start, 1),
+    )
