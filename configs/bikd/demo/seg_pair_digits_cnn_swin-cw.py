@@ -2,6 +2,9 @@
 # tiny Swin UPerNet pre-trained with a class-weighted cross-entropy
 # ("swin_cw"), which, unlike the demo's "swin", learns the digits in its
 # 1200 pre-training steps. Fine-tuning settings are the demo pair's.
+# tools/analysis/compare_transfer.py pre-trains both members alone (or
+# reuses the cached weights) and points the checkpoints below at them;
+# with tools/train.py, write those checkpoints first.
 _base_ = ['./seg_pair_digits.py']
 model = dict(
     members=[
