@@ -34,7 +34,9 @@ from bikd_mm.apis import quiet as _quiet
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMOS = {
     'seg': dict(
-        pair=osp.join(ROOT, 'configs/bikd/demo/seg_pair_digits.py'),
+        pair=osp.join(
+            ROOT, 'configs/bikd/demo/seg_pair_digits_cnn_swin-cw.py'
+        ),
         metric='mIoU',
         # The tiny members only start to tell digits apart after ~1000
         # iterations; fewer leave them predicting background only.
