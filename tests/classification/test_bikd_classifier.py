@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from mmengine.optim import OptimWrapperDict
+from mmengine.optim import OptimWrapper, OptimWrapperDict
 from mmpretrain.models.utils import ClsDataPreprocessor
 from mmpretrain.registry import MODELS
 
@@ -387,3 +387,17 @@ def test_member_checkpoint_is_loaded_and_kept(tmp_path):
         torch.testing.assert_close(
             pair.members['vit'].state_dict()[key], value
         )
+
+
+@pytest.mark.parametrize('bad', [10, -1])
+def test_labels_outside_the_classes_are_refused_with_the_image(bad):
+    pair = build_pair()
+    data = fake_batch(batch=4)
+    data['data_samples'][2].set_gt_label(bad)
+    data['data_samples'][2].set_metainfo(dict(img_path='digits/7/0042.png'))
+    before = [p.detach().clone() for p in pair.parameters()]
+    wrapper = OptimWrapper(torch.optim.SGD(pair.parameters(), lr=0.1))
+    with pytest.raises(ValueError, match=r'digits/7/0042\.png.*\[' + str(bad)):
+        pair.train_step(data, wrapper)
+    # Refused before any update.
+    assert all(torch.equal(a, b) for a, b in zip(before, pair.parameters()))

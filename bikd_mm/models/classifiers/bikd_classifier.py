@@ -211,6 +211,7 @@ class BiKDClassifier(BaseBiKDModel):
             ``<member>.accuracy`` (top-1 training accuracy in percent,
             against the label, or the dominant label of a mixed sample).
         """
+        self._check_labels(data_samples)
         inputs, data_samples = self.mix(inputs, data_samples)
         losses, logits = {}, {}
         for name in self.member_names:
@@ -225,6 +226,36 @@ class BiKDClassifier(BaseBiKDModel):
         target = self._targets(data_samples, next(iter(logits.values())))
         losses.update(self._kd_losses(logits, target))
         return losses
+
+    def _check_labels(self, data_samples: list) -> None:
+        """Refuse class labels outside ``0 .. num_classes - 1``.
+
+        Stock heads would fail on them with an index error (or a one-hot
+        of the wrong width) that names neither the image nor the value.
+        """
+        labels = [
+            s.gt_label.reshape(-1)
+            for s in data_samples
+            if 'gt_label' in s and s.gt_label.numel()
+        ]
+        if not labels:
+            return
+        flat = torch.cat([label.to(labels[0].device) for label in labels])
+        # One device-to-host copy per step in the common, valid case.
+        if not bool(((flat < 0) | (flat >= self.num_classes)).any()):
+            return
+        for sample in data_samples:
+            if 'gt_label' not in sample:
+                continue
+            label = sample.gt_label.reshape(-1)
+            bad = label[(label < 0) | (label >= self.num_classes)]
+            if bad.numel():
+                raise ValueError(
+                    f'image {sample.metainfo.get("img_path", "?")}: labels '
+                    f'{bad.unique().tolist()[:10]} are outside the '
+                    f'{self.num_classes} classes 0..{self.num_classes - 1}; '
+                    "check the dataset classes and the heads' num_classes"
+                )
 
     def _targets(self, data_samples: list, logits: Tensor) -> Tensor:
         """The batch labels: ``[B]`` class indices or ``[B, C]`` scores."""
