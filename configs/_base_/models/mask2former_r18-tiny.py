@@ -1,39 +1,23 @@
 # A small Mask2Former (8 queries, 1 pixel-decoder encoder layer, 2
 # transformer-decoder layers, 32 channels) on the ResNet-18-shaped backbone
-# of upernet_r18-tiny.py, built from stock mmseg / mmdet components, for CPU
-# demos and tests on 64x64 inputs.
+# and the data preprocessor of upernet_r18-tiny.py, built from stock mmseg /
+# mmdet components, for CPU demos and tests on 64x64 inputs.
+_base_ = ['./upernet_r18-tiny.py']
 custom_imports = dict(imports='mmdet.models', allow_failed_imports=False)
 num_classes = 11
 feat_channels = 32
-norm_cfg = dict(type='BN', requires_grad=True)
-data_preprocessor = dict(
-    type='SegDataPreProcessor',
-    mean=[123.675, 116.28, 103.53],
-    std=[58.395, 57.12, 57.375],
-    bgr_to_rgb=True,
-    pad_val=0,
-    seg_pad_val=255,
-    size=(64, 64),
+# The transformer decoder's self- and cross-attention.
+attn_cfg = dict(
+    embed_dims=feat_channels,
+    num_heads=4,
+    attn_drop=0.0,
+    proj_drop=0.0,
+    dropout_layer=None,
+    batch_first=True,
 )
 model = dict(
-    type='EncoderDecoder',
-    data_preprocessor=data_preprocessor,
-    pretrained=None,
-    backbone=dict(
-        type='ResNetV1c',
-        depth=18,
-        stem_channels=16,
-        base_channels=16,
-        num_stages=4,
-        out_indices=(0, 1, 2, 3),
-        dilations=(1, 1, 1, 1),
-        strides=(1, 2, 2, 2),
-        norm_cfg=norm_cfg,
-        norm_eval=False,
-        style='pytorch',
-        contract_dilation=True,
-    ),
     decode_head=dict(
+        _delete_=True,
         type='Mask2FormerHead',
         in_channels=[16, 32, 64, 128],
         strides=[4, 8, 16, 32],
@@ -83,22 +67,8 @@ model = dict(
             return_intermediate=True,
             num_layers=2,
             layer_cfg=dict(
-                self_attn_cfg=dict(
-                    embed_dims=feat_channels,
-                    num_heads=4,
-                    attn_drop=0.0,
-                    proj_drop=0.0,
-                    dropout_layer=None,
-                    batch_first=True,
-                ),
-                cross_attn_cfg=dict(
-                    embed_dims=feat_channels,
-                    num_heads=4,
-                    attn_drop=0.0,
-                    proj_drop=0.0,
-                    dropout_layer=None,
-                    batch_first=True,
-                ),
+                self_attn_cfg=attn_cfg,
+                cross_attn_cfg=attn_cfg,
                 ffn_cfg=dict(
                     embed_dims=feat_channels,
                     feedforward_channels=64,
@@ -157,6 +127,5 @@ model = dict(
             sampler=dict(type='mmdet.MaskPseudoSampler'),
         ),
     ),
-    train_cfg=dict(),
-    test_cfg=dict(mode='whole'),
+    auxiliary_head=None,
 )
