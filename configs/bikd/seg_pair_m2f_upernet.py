@@ -4,18 +4,11 @@
 # (class probabilities times mask probabilities, summed over queries); the
 # teacher is chosen per pixel by the cross-entropy of each member's
 # distribution, a loss both families share on one scale.
-_base_ = [
-    'mmseg::_base_/datasets/ade20k.py',
-    'mmseg::_base_/default_runtime.py',
-    'mmseg::_base_/schedules/schedule_80k.py',
-]
-custom_imports = dict(
-    imports=['bikd_mm', 'mmdet.models'], allow_failed_imports=False
-)
-runner_type = 'BiKDRunner'
+# Data, runtime, batch size and schedule (warm-up + poly) as in
+# seg_pair_m2f_r50_swin-t.py.
+_base_ = ['./seg_pair_m2f_r50_swin-t.py']
 zoo = 'https://download.openmmlab.com/mmsegmentation/v0.5'
 model = dict(
-    type='BiKDSegmentor',
     members=[
         dict(
             name='m2f',
@@ -46,25 +39,6 @@ optim_wrapper = dict(
         optimizer=dict(type='AdamW', lr=1e-6, weight_decay=1e-5),
     ),
 )
-warmup_iters = 1500
-param_scheduler = [
-    dict(
-        type='LinearLR',
-        start_factor=1e-6,
-        by_epoch=False,
-        begin=0,
-        end=warmup_iters,
-    ),
-    dict(
-        type='PolyLR',
-        eta_min=0.0,
-        power=0.9,
-        begin=warmup_iters,
-        end=80000,
-        by_epoch=False,
-    ),
-]
-train_dataloader = dict(batch_size=4)
 default_hooks = dict(
     checkpoint=dict(save_best=['m2f/mIoU', 'upernet/mIoU'], rule='greater')
 )
