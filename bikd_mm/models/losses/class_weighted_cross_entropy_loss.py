@@ -87,8 +87,9 @@ class ClassWeightedCrossEntropyLoss(nn.Module):
             )
         valid = target != ignore_index
         labels = target.masked_fill(~valid, 0).long()
-        if bool((labels < 0).any()) or bool((labels >= channels).any()):
-            bad = labels[(labels < 0) | (labels >= channels)][0]
+        outside = (labels < 0) | (labels >= channels)
+        if bool(outside.any()):
+            bad = labels[outside][0]
             raise ValueError(
                 f'ClassWeightedCrossEntropyLoss: label {int(bad)} outside '
                 f'[0, {channels}) and not ignore_index={ignore_index}'
