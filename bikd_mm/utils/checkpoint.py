@@ -11,7 +11,6 @@ import os
 import os.path as osp
 import pickle
 import shutil
-import tempfile
 import urllib.error
 import urllib.request
 from collections import OrderedDict
@@ -19,7 +18,7 @@ from collections import OrderedDict
 import torch
 import torch.nn as nn
 
-from bikd_mm.utils.io import commit_file
+from bikd_mm.utils.io import atomic_path
 
 UNSAFE_ENV = 'BIKD_ALLOW_UNSAFE_CHECKPOINT'
 TIMEOUT_ENV = 'BIKD_DOWNLOAD_TIMEOUT'
@@ -58,23 +57,19 @@ def download_checkpoint(
     target = osp.join(_cache_dir(), osp.basename(url.split('?')[0]))
     if osp.isfile(target):
         return target
-    fd, tmp = tempfile.mkstemp(dir=_cache_dir(), suffix='.part')
     try:
         with (
-            os.fdopen(fd, 'wb') as out,
+            atomic_path(target, suffix='.part') as tmp,
+            open(tmp, 'wb') as out,
             urllib.request.urlopen(url, timeout=timeout) as response,
         ):
             shutil.copyfileobj(response, out)
-        os.replace(tmp, target)
     except (urllib.error.URLError, OSError, ValueError) as err:
         raise RuntimeError(
             f'{owner}: cannot download checkpoint {url} '
             f'(timeout {timeout:.0f} s): '
             f'{err}. Download it elsewhere and give its local path.'
         ) from err
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)
     return target
 
 
@@ -210,15 +205,8 @@ def save_atomic(obj: object, filename: str) -> None:
     Args:
         obj (object): What to save.
         filename (str): The final file; it is replaced only once the new
-            content is completely on disk (see :func:`commit_file`).
+            content is completely on disk (see
+            :func:`bikd_mm.utils.io.commit_file`).
     """
-    directory = osp.dirname(osp.abspath(filename))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.tmp-', suffix='.pth')
-    os.close(fd)
-    try:
+    with atomic_path(filename, suffix='.pth') as tmp:
         torch.save(obj, tmp)
-        commit_file(tmp, filename)
-    finally:
-        if osp.exists(tmp):
-            os.remove(tmp)

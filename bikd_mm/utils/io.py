@@ -1,9 +1,11 @@
 """Atomic writes of result files."""
 
+import contextlib
 import json
 import os
 import os.path as osp
 import tempfile
+from collections.abc import Iterator
 
 
 def fsync_dir(directory: str) -> None:
@@ -36,18 +38,39 @@ def commit_file(tmp: str, filename: str) -> None:
     fsync_dir(osp.dirname(osp.abspath(filename)))
 
 
-def write_text_atomic(text: str, filename: str) -> None:
-    """Write ``text`` to a temporary sibling, then rename into place."""
+@contextlib.contextmanager
+def atomic_path(filename: str, suffix: str = '') -> Iterator[str]:
+    """A temporary sibling of ``filename`` to write; committed on success.
+
+    The caller writes the whole file to the yielded path. When the block
+    ends normally the file is committed into place (:func:`commit_file`);
+    when it raises, the temporary file is removed and ``filename`` is left
+    as it was.
+
+    Args:
+        filename (str): The final file; its folder is created if needed.
+        suffix (str): Suffix of the temporary name (some writers choose
+            the format by it, e.g. ``'.png'``).
+
+    Yields:
+        str: The temporary path.
+    """
     directory = osp.dirname(osp.abspath(filename))
     os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.tmp-')
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.tmp-', suffix=suffix)
+    os.close(fd)
     try:
-        with os.fdopen(fd, 'w') as f:
-            f.write(text)
+        yield tmp
         commit_file(tmp, filename)
     finally:
         if osp.exists(tmp):
             os.remove(tmp)
+
+
+def write_text_atomic(text: str, filename: str) -> None:
+    """Write ``text`` to a temporary sibling, then rename into place."""
+    with atomic_path(filename) as tmp, open(tmp, 'w') as f:
+        f.write(text)
 
 
 def dump_json_atomic(obj, filename: str) -> None:

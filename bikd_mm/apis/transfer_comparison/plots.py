@@ -1,7 +1,8 @@
 """PNG plots of the metric and teach-share curves of a comparison."""
 
-import os.path as osp
 import statistics
+
+from bikd_mm.utils.io import atomic_path
 
 
 def _curve_stats(runs: list, key: str, name: str) -> tuple:
@@ -96,18 +97,6 @@ def write_plots(result: dict, prefix: str) -> list:
 
 def _save(fig, filename: str) -> str:
     """Save a figure atomically (a temporary sibling, then a rename)."""
-    import os
-    import tempfile
-
-    folder = osp.dirname(osp.abspath(filename))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix='.png', dir=folder)
-    os.close(fd)
-    try:
+    with atomic_path(filename, suffix='.png') as tmp:
         fig.savefig(tmp, dpi=100)
-        os.replace(tmp, filename)
-    except BaseException:
-        if osp.exists(tmp):
-            os.remove(tmp)
-        raise
     return filename
