@@ -31,8 +31,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from bikd_mm.core import (  # noqa: E402
-    masked_kl_terms,
-    pixel_cross_entropy,
+    ce_and_masked_kl_terms,
     select_teachers,
 )
 
@@ -63,24 +62,19 @@ def naive(logits: list, labels: torch.Tensor, ignore_index: int = 255):
 
 
 def ours(logits: list, labels: torch.Tensor, ignore_index: int = 255):
-    """bikd_mm.core: one log-softmax per member serves everything."""
+    """bikd_mm.core: CE, selection and KL in one pass over the logits,
+    which are all it keeps for the backward pass."""
     valid = labels != ignore_index
-    log_probs = [z.log_softmax(1) for z in logits]
-    with torch.no_grad():
-        ce = torch.stack(
-            [
-                pixel_cross_entropy(
-                    lp, labels, ignore_index=ignore_index, from_log_probs=True
-                )
-                for lp in log_probs
-            ]
+
+    def select(ce):
+        return select_teachers(
+            ce, higher_is_better=False, valid=valid, tie='first'
         )
-    teacher = select_teachers(
-        ce, higher_is_better=False, valid=valid, tie='first'
+
+    _, terms, _, _ = ce_and_masked_kl_terms(
+        logits, labels, select, ignore_index=ignore_index
     )
-    return masked_kl_terms(
-        log_probs, teacher, valid=valid, from_log_probs=True
-    ).sum()
+    return terms.sum()
 
 
 def measure(fn, logits, labels, device, iters: int) -> dict:

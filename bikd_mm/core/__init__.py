@@ -15,6 +15,9 @@ Building blocks:
   per-direction terms; :func:`binary_to_two_class` adapts sigmoid outputs.
 - :func:`mask_classification_log_probs`: the per-pixel class distribution
   of a mask-classification model (Mask2Former).
+- :func:`ce_and_masked_kl_terms`: per-element CE, teacher selection and
+  masked KL of dense members in one pass over their logits, keeping only
+  the logits for the backward pass.
 - :func:`mutual_kl_terms`: every member distilling into every other on
   every element (Deep Mutual Learning), the unmasked baseline.
 
@@ -33,6 +36,7 @@ Segmentation selects by the lower loss instead, per pixel (``ce`` maps with
 ``valid = y != ignore_index``) or per image (:func:`per_image_mean`).
 """
 
+from .ce_masked_kl import ce_and_masked_kl_terms
 from .confidence import gt_confidence
 from .distribution_kl import (
     MATLAB_EPS,
@@ -46,6 +50,7 @@ from .selection import select_teachers
 from .task_losses import bce_dice_loss, per_image_mean, pixel_cross_entropy
 
 __all__ = [
+    'ce_and_masked_kl_terms',
     'MATLAB_EPS',
     'distribution_kl',
     'distribution_kl_terms',

@@ -72,6 +72,138 @@ def _pick(values: list, masks: list, class_dim: int) -> Tensor:
     return out
 
 
+def chunk_direction_sums(
+    chunk: list, t_idx: Tensor, sums: Tensor, class_dim: int
+) -> None:
+    """Add one chunk's ``KL(p_t || p_s)`` sums to ``sums`` (``[N, N]``).
+
+    Args:
+        chunk (list[Tensor]): The chunk of every member's log-probabilities.
+        t_idx (Tensor): Teacher per element of the chunk (outside ``[0,
+            N)``: none).
+        sums (Tensor): ``[N, N]`` float64 accumulator, updated in place.
+        class_dim (int): Class dimension of the chunk.
+    """
+    num = len(chunk)
+    teaches = [t_idx == t for t in range(num)]
+    if num == 2:
+        # Both directions read off one map: lp_t - lp_s = +-d.
+        p_t = _pick(chunk, teaches, class_dim).exp_()
+        kl = p_t.mul_(chunk[0] - chunk[1]).sum(class_dim)
+        sums[0, 1] += torch.where(teaches[0], kl, 0).sum(dtype=torch.float64)
+        sums[1, 0] -= torch.where(teaches[1], kl, 0).sum(dtype=torch.float64)
+        return
+    lp_t = _pick(chunk, teaches, class_dim)
+    p_t = lp_t.exp()
+    for k in range(1, num):
+        students = [teaches[(m - k) % num] for m in range(num)]
+        lp_s = _pick(chunk, students, class_dim)
+        kl = (p_t * (lp_t - lp_s)).sum(class_dim)
+        for t in range(num):
+            sums[t, (t + k) % num] += torch.where(teaches[t], kl, 0).sum(
+                dtype=torch.float64
+            )
+
+
+def chunk_log_prob_grads(
+    chunk: list,
+    t_idx: Tensor,
+    weights: Tensor,
+    outs: list,
+    class_dim: int,
+    detach_teacher: bool = False,
+) -> None:
+    """One chunk's gradient of the weighted direction sums with respect to
+    every member's log-probabilities (see the module docstring).
+
+    Args:
+        chunk (list[Tensor]): The chunk of every member's log-probabilities.
+        t_idx (Tensor): Teacher per element of the chunk.
+        weights (Tensor): ``[N * N]`` incoming gradient of the ``[N, N]``
+            sums, flattened.
+        outs (list[Tensor | None]): Per member a chunk-shaped tensor that
+            is overwritten with its gradient, or None for no gradient.
+        class_dim (int): Class dimension of the chunk.
+        detach_teacher (bool): No gradient through the teacher's side.
+    """
+    num = len(chunk)
+    if num == 2:
+        _pair_log_prob_grads(
+            chunk, t_idx, weights, outs, class_dim, detach_teacher
+        )
+        return
+    for out in outs:
+        if out is not None:
+            out.zero_()
+    taught = (t_idx >= 0) & (t_idx < num)
+    safe_t = torch.where(taught, t_idx, 0)
+    teaches = [t_idx == t for t in range(num)]
+    lp_t = _pick(chunk, teaches, class_dim)
+    p_t = lp_t.exp()
+    weight_sum = torch.zeros_like(t_idx, dtype=lp_t.dtype)
+    weighted_lp_s = torch.zeros_like(lp_t)
+    for k in range(1, num):
+        students = [teaches[(m - k) % num] for m in range(num)]
+        # g_ts of each element's offset-k direction, 0 if untaught.
+        w = torch.where(
+            taught, weights[safe_t * num + (safe_t + k) % num], 0
+        ).unsqueeze(class_dim)
+        for m, out in enumerate(outs):
+            if out is not None:
+                out -= torch.where(
+                    students[m].unsqueeze(class_dim), w * p_t, 0
+                )
+        if not detach_teacher:
+            weight_sum = weight_sum + w.squeeze(class_dim)
+            weighted_lp_s += w * _pick(chunk, students, class_dim)
+    if detach_teacher:
+        return
+    g_t = p_t * (weight_sum.unsqueeze(class_dim) * (lp_t + 1) - weighted_lp_s)
+    for m, out in enumerate(outs):
+        if out is not None:
+            out += torch.where(teaches[m].unsqueeze(class_dim), g_t, 0)
+
+
+def _pair_log_prob_grads(
+    chunk, t_idx, weights, outs, class_dim, detach_teacher
+) -> None:
+    """:func:`chunk_log_prob_grads` for two members, with ``d = lp_0 -
+    lp_1``::
+
+        q = g_ts * p_t
+        grad_0 = q * (d + 1) where 0 teaches, -q where 1 teaches
+        grad_1 = q * (1 - d) where 1 teaches, -q where 0 teaches
+
+    each computed in its output with in-place operations, so the only
+    chunk-sized temporary is ``q``.
+    """
+    lp0, lp1 = chunk
+    out0, out1 = outs
+    teach0 = (t_idx == 0).unsqueeze(class_dim)
+    teach1 = (t_idx == 1).unsqueeze(class_dim)
+    # Element weight g_ts of its direction; 0 where nobody teaches.
+    w = torch.where(
+        t_idx == 0, weights[1], torch.where(t_idx == 1, weights[2], 0)
+    ).unsqueeze(class_dim)
+    q = torch.where(teach0, lp0, lp1).exp_().mul_(w)
+    if detach_teacher:
+        for out, student in ((out0, teach1), (out1, teach0)):
+            if out is not None:
+                torch.mul(q, student, out=out).neg_()
+        return
+    # d in out0 (or out1), then x = where(teaches, d, -+2) in place.
+    d = out0 if out0 is not None else out1
+    torch.sub(lp0, lp1, out=d)
+    if out1 is not None:
+        # grad_1 = q * (1 - x1), x1 = d where 1 teaches, else 2.
+        if out1 is not d:
+            out1.copy_(d)
+        out1.masked_fill_(~teach1, 2).neg_().add_(1).mul_(q)
+    if out0 is not None:
+        # grad_0 = q * (1 + x0), x0 = d where 0 teaches, else -2.
+        out0.masked_fill_(~teach0, -2).add_(1).mul_(q)
+
+
 class _KLDirectionSums(torch.autograd.Function):
     @staticmethod
     def forward(ctx, teacher, class_dim, chunk_elements, detach_teacher, *lps):
@@ -84,123 +216,39 @@ class _KLDirectionSums(torch.autograd.Function):
             num, num, dtype=torch.float64, device=teacher.device
         )
         for index in ctx.chunks:
-            elem = _element_index(index, class_dim)
-            t_idx = teacher[elem]
-            chunk = [lp[index] for lp in lps]
-            teaches = [t_idx == t for t in range(num)]
-            lp_t = _pick(chunk, teaches, class_dim)
-            p_t = lp_t.exp()
-            if num == 2:
-                # Both directions read off one map: lp_t - lp_s = +-d.
-                kl = (p_t * (chunk[0] - chunk[1])).sum(class_dim)
-                sums[0, 1] += torch.where(teaches[0], kl, 0).sum(
-                    dtype=torch.float64
-                )
-                sums[1, 0] -= torch.where(teaches[1], kl, 0).sum(
-                    dtype=torch.float64
-                )
-                continue
-            for k in range(1, num):
-                students = [teaches[(m - k) % num] for m in range(num)]
-                lp_s = _pick(chunk, students, class_dim)
-                kl = (p_t * (lp_t - lp_s)).sum(class_dim)
-                for t in range(num):
-                    sums[t, (t + k) % num] += torch.where(
-                        teaches[t], kl, 0
-                    ).sum(dtype=torch.float64)
+            chunk_direction_sums(
+                [lp[index] for lp in lps],
+                teacher[element_index(index, class_dim)],
+                sums,
+                class_dim,
+            )
         return sums.to(lps[0].dtype)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_sums):
         teacher, *lps = ctx.saved_tensors
-        num = len(lps)
         class_dim = ctx.class_dim
         needs = ctx.needs_input_grad[4:]
-        grads = [
-            torch.zeros_like(lp) if n else None for lp, n in zip(lps, needs)
-        ]
         if not any(needs):
-            return (None,) * (4 + num)
+            return (None,) * (4 + len(lps))
+        grads = [
+            torch.empty_like(lp) if n else None for lp, n in zip(lps, needs)
+        ]
         weights = grad_sums.to(lps[0].dtype).flatten()
-        if num == 2:
-            _backward_pair(ctx, teacher, lps, grads, weights, needs)
-            return (None, None, None, None, *grads)
         for index in ctx.chunks:
-            elem = _element_index(index, class_dim)
-            t_idx = teacher[elem]
-            taught = (t_idx >= 0) & (t_idx < num)
-            safe_t = torch.where(taught, t_idx, 0)
-            chunk = [lp[index] for lp in lps]
-            teaches = [t_idx == t for t in range(num)]
-            lp_t = _pick(chunk, teaches, class_dim)
-            p_t = lp_t.exp()
-            weight_sum = torch.zeros_like(t_idx, dtype=lp_t.dtype)
-            weighted_lp_s = torch.zeros_like(lp_t)
-            for k in range(1, num):
-                students = [teaches[(m - k) % num] for m in range(num)]
-                # g_ts of each element's offset-k direction, 0 if untaught.
-                w = torch.where(
-                    taught, weights[safe_t * num + (safe_t + k) % num], 0
-                ).unsqueeze(class_dim)
-                for m in range(num):
-                    if needs[m]:
-                        grads[m][index] -= torch.where(
-                            students[m].unsqueeze(class_dim), w * p_t, 0
-                        )
-                if not ctx.detach_teacher:
-                    weight_sum = weight_sum + w.squeeze(class_dim)
-                    weighted_lp_s += w * _pick(chunk, students, class_dim)
-            if ctx.detach_teacher:
-                continue
-            g_t = p_t * (
-                weight_sum.unsqueeze(class_dim) * (lp_t + 1) - weighted_lp_s
+            chunk_log_prob_grads(
+                [lp[index] for lp in lps],
+                teacher[element_index(index, class_dim)],
+                weights,
+                [None if g is None else g[index] for g in grads],
+                class_dim,
+                ctx.detach_teacher,
             )
-            for m in range(num):
-                if needs[m]:
-                    grads[m][index] += torch.where(
-                        teaches[m].unsqueeze(class_dim), g_t, 0
-                    )
         return (None, None, None, None, *grads)
 
 
-def _backward_pair(ctx, teacher, lps, grads, weights, needs) -> None:
-    """The backward pass for two members, with ``d = lp_0 - lp_1``::
-
-        q = g_ts * p_t
-        grad_0 = q * (d + 1) where 0 teaches, -q where 1 teaches
-        grad_1 = q * (1 - d) where 1 teaches, -q where 0 teaches
-
-    each written as ``q + q * x`` with one ``where`` for ``x`` and one
-    ``addcmul`` straight into the gradient (no full-size copies).
-    """
-    class_dim = ctx.class_dim
-    for index in ctx.chunks:
-        t_idx = teacher[_element_index(index, class_dim)]
-        lp0, lp1 = lps[0][index], lps[1][index]
-        teach0 = (t_idx == 0).unsqueeze(class_dim)
-        teach1 = (t_idx == 1).unsqueeze(class_dim)
-        # Element weight g_ts of its direction; 0 where nobody teaches.
-        w = torch.where(
-            t_idx == 0, weights[1], torch.where(t_idx == 1, weights[2], 0)
-        ).unsqueeze(class_dim)
-        q = torch.where(teach0, lp0, lp1).exp_().mul_(w)
-        if ctx.detach_teacher:
-            for m, student in ((0, teach1), (1, teach0)):
-                if needs[m]:
-                    grad = grads[m][index]
-                    torch.mul(q, student, out=grad).neg_()
-            continue
-        d = lp0 - lp1
-        if needs[0]:
-            x = torch.where(teach0, d, -2)
-            torch.addcmul(q, q, x, out=grads[0][index])
-        if needs[1]:
-            x = torch.where(teach1, d, 2)
-            torch.addcmul(q, q, x, value=-1, out=grads[1][index])
-
-
-def _element_index(index: tuple, class_dim: int) -> tuple:
+def element_index(index: tuple, class_dim: int) -> tuple:
     """The chunk's index into an element-shaped tensor."""
     return index[:class_dim] + index[class_dim + 1 :]
 

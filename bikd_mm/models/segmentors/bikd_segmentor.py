@@ -4,6 +4,7 @@ from mmseg.registry import MODELS
 from torch import Tensor
 
 from bikd_mm.core import (
+    ce_and_masked_kl_terms,
     per_image_mean,
     pixel_cross_entropy,
     select_teachers,
@@ -282,18 +283,16 @@ class BiKDSegmentor(BaseBiKDModel):
         }
 
     def _shared_decode_losses(
-        self, name: str, log_probs: Tensor, ce: Tensor, labels: Tensor
+        self, name: str, preds: Tensor, ce: Tensor, labels: Tensor
     ) -> dict:
         """``decode.loss_ce`` and ``decode.acc_seg`` as ``loss_by_feat``
-        computes them, from log-probabilities at label resolution and their
-        per-pixel cross-entropy ``ce`` (0 on ignored pixels)."""
+        computes them, from the top-1 predictions at label resolution and
+        the per-pixel cross-entropy ``ce`` (0 on ignored pixels)."""
         loss = self.adapters[name].shareable_ce
         valid = labels != self.ignore_index
         # mmseg averages over every pixel unless avg_non_ignore is set.
         denom = valid.sum() if loss.avg_non_ignore else labels.numel()
-        # max().indices: the first maximum like argmax, several times
-        # faster than argmax over the class dim of an NCHW tensor on CPU.
-        correct = (log_probs.detach().max(1).indices == labels) & valid
+        correct = (preds == labels) & valid
         return {
             f'{name}.decode.{loss.loss_name}': loss.loss_weight
             * ce.sum()
@@ -324,67 +323,119 @@ class BiKDSegmentor(BaseBiKDModel):
         names = self.member_names
         aligned, labels = self._align(logits, labels)
         valid = labels != self.ignore_index
-        # One log-softmax per member serves the selection and the KL, and
-        # one per-pixel CE the selection and the shared decode losses.
-        log_probs = [
-            self._class_logits(name, value).log_softmax(1)
+        class_logits = [
+            self._class_logits(name, value)
             for name, value in zip(names, aligned)
         ]
-        ce = {
-            name: self._pixel_ce(lp, labels, keep_grad=name in shared)
-            for name, lp in zip(names, log_probs)
-        }
-        with torch.no_grad():
-            if self.selection_loss == 'task_loss':
-                if not image_task_loss:
-                    raise ValueError(
-                        "selection_loss='task_loss' needs every member's "
-                        'per-image task loss (image_task_loss)'
-                    )
-                task = torch.stack([image_task_loss[n] for n in names])
-            else:
-                task = self._selection_scores(
-                    aligned, [ce[n].detach() for n in names], labels
-                )
-        if self.granularity == 'image':
-            per_image = task
-            image_valid = valid.flatten(1).any(1)
-            teacher = select_teachers(
-                per_image,
-                higher_is_better=False,
-                valid=image_valid,
-                tie=self.tie,
-            )
-            teacher = teacher[:, None, None].expand_as(labels)
-            teacher = teacher.masked_fill(~valid, -1)
-        else:
-            teacher = select_teachers(
-                task, higher_is_better=False, valid=valid, tie=self.tie
-            )
-        terms, shares = self._transfer_terms(
-            log_probs,
-            teacher,
-            valid,
+
+        def select(ce: Tensor) -> Tensor:
+            return self._select(ce, aligned, labels, image_task_loss)
+
+        kl_options = dict(
             temperature=self.temperature,
             detach_teacher=self.detach_teacher,
             normalize=self.normalize,
         )
+        predict = [self.record_kd_maps or n in shared for n in names]
+        if self.selection == 'best':
+            # One pass over the logits gives the CE of every member, the
+            # teachers and the KL; only the logits are kept for backward.
+            per_element = self._selects_per_pixel()
+            ce, terms, teacher, preds = ce_and_masked_kl_terms(
+                class_logits,
+                labels,
+                self._select_per_pixel if per_element else select,
+                ignore_index=self.ignore_index,
+                per_element=per_element,
+                predict=predict,
+                **kl_options,
+            )
+            num_valid = valid.sum().clamp(min=1)
+            shares = {
+                name: (teacher == t).sum().float() / num_valid
+                for t, name in enumerate(names)
+            }
+        else:
+            log_probs = [z.log_softmax(1) for z in class_logits]
+            ce = torch.stack(
+                [
+                    self._pixel_ce(lp, labels, keep_grad=name in shared)
+                    for name, lp in zip(names, log_probs)
+                ]
+            )
+            with torch.no_grad():
+                teacher = select(ce.detach())
+                preds = [
+                    z.max(1).indices if p else None
+                    for z, p in zip(class_logits, predict)
+                ]
+            terms, shares = self._transfer_terms(
+                log_probs, teacher, valid, **kl_options
+            )
         out = self._direction_losses(terms, self.kd_weight)
-        for name, lp in zip(names, log_probs):
+        for m, name in enumerate(names):
             if name in shared:
                 out.update(
-                    self._shared_decode_losses(name, lp, ce[name], labels)
+                    self._shared_decode_losses(name, preds[m], ce[m], labels)
                 )
         if self.record_kd_maps:
             self.last_kd_maps = dict(
                 labels=labels.detach(),
                 teacher=teacher.detach(),
-                preds={
-                    n: lp.detach().argmax(1) for n, lp in zip(names, log_probs)
-                },
+                preds={n: preds[m] for m, n in enumerate(names)},
             )
         out.update({f'{n}.teach_share': v for n, v in shares.items()})
         return out
+
+    def _selects_per_pixel(self) -> bool:
+        """Whether each pixel's teacher depends on that pixel alone."""
+        return self.fixed_teacher is not None or (
+            self.granularity == 'pixel' and self.selection_loss == 'ce'
+        )
+
+    def _select_per_pixel(self, ce: Tensor) -> Tensor:
+        """Teachers of any block of pixels from their CE ``[N, ...]``
+        (ignored pixels are dropped by the caller)."""
+        if self.fixed_teacher is not None:
+            index = self.member_names.index(self.fixed_teacher)
+            return torch.full_like(ce[0], index, dtype=torch.long)
+        return select_teachers(ce, higher_is_better=False, tie=self.tie)
+
+    def _select(
+        self,
+        ce: Tensor,
+        aligned: list,
+        labels: Tensor,
+        image_task_loss: dict | None,
+    ) -> Tensor:
+        """The teacher per pixel (``-1``: none) from the members' per-pixel
+        CE ``[N, B, H, W]`` or the configured selection loss."""
+        names = self.member_names
+        valid = labels != self.ignore_index
+        if self.fixed_teacher is not None:
+            teacher = torch.full_like(labels, names.index(self.fixed_teacher))
+            return teacher.masked_fill(~valid, -1)
+        if self.selection_loss == 'task_loss':
+            if not image_task_loss:
+                raise ValueError(
+                    "selection_loss='task_loss' needs every member's "
+                    'per-image task loss (image_task_loss)'
+                )
+            task = torch.stack([image_task_loss[n] for n in names])
+        else:
+            task = self._selection_scores(aligned, ce, labels)
+        if self.granularity == 'pixel':
+            return select_teachers(
+                task, higher_is_better=False, valid=valid, tie=self.tie
+            )
+        teacher = select_teachers(
+            task,
+            higher_is_better=False,
+            valid=valid.flatten(1).any(1),
+            tie=self.tie,
+        )
+        teacher = teacher[:, None, None].expand_as(labels)
+        return teacher.masked_fill(~valid, -1)
 
     def _class_logits(self, name: str, logits: Tensor) -> Tensor:
         """Logits over classes: a binary member's one sigmoid channel x
@@ -407,13 +458,13 @@ class BiKDSegmentor(BaseBiKDModel):
             )
 
     def _selection_scores(
-        self, aligned: list, ce: list, labels: Tensor
+        self, aligned: list, ce: Tensor, labels: Tensor
     ) -> Tensor:
         """Task loss of every member, ``[N, B, H, W]`` or ``[N, B]``.
 
         Args:
             aligned (list[Tensor]): Raw logits at the KD resolution.
-            ce (list[Tensor]): Their per-pixel cross-entropy.
+            ce (Tensor): Their per-pixel cross-entropy ``[N, B, H, W]``.
             labels (Tensor): Labels at the KD resolution.
         """
         valid = labels != self.ignore_index
@@ -426,10 +477,9 @@ class BiKDSegmentor(BaseBiKDModel):
                     for value in aligned
                 ]
             )
-        task = torch.stack(ce)
         if self.granularity == 'image':
-            return torch.stack([per_image_mean(t, valid) for t in task])
-        return task
+            return torch.stack([per_image_mean(t, valid) for t in ce])
+        return ce
 
     def _align(self, logits: dict, labels: Tensor) -> tuple:
         """Resize every member's logits to the KD resolution."""

@@ -1,0 +1,229 @@
+"""What the KD term adds to the members' decode losses, time and memory.
+
+The backbones and heads of a pair cost the same with and without the KD
+term; what differs is the loss computed on the decode logits. This
+benchmark builds a pair from two member configs, feeds it decode logits
+``[B, C, S/4, S/4]`` (random, one leaf tensor per member, like the output
+of a UPerNet head on ``S x S`` images) and labels ``[B, S, S]``, and runs
+forward + backward of:
+
+- ``task losses only``: each member's stock ``decode_head.loss_by_feat``
+  (upsampling to the label size, cross-entropy, top-1 accuracy);
+- ``task + KD on logits``: the same plus the pair's KD term at logit
+  resolution;
+- ``task + KD at label resolution``: the pair's label-resolution path, in
+  which members with a plain CE decode loss take it from the KD term's
+  log-probabilities (``share_decode_ce``).
+
+The whole step's peak with KD is at most the step's peak without it plus
+the difference measured here: the loss runs when every activation is
+kept, and its backward runs first. On CUDA peaks come from the allocator;
+on CPU each variant runs in a fresh process and the growth of its peak
+resident set size (``VmHWM``, reset after the pair and inputs are made)
+is read from the kernel. Allocations are the same on both devices; CPU
+time shows the number of full-size passes, not GPU time.
+
+Usage::
+
+    python benchmarks/loss_head.py --batch 4 --size 512   # ADE20K shapes
+"""
+
+import argparse
+import json
+import os
+import os.path as osp
+import statistics
+import subprocess
+import sys
+import time
+
+import torch
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from mmengine.structures import PixelData  # noqa: E402
+from mmseg.registry import MODELS  # noqa: E402
+from mmseg.structures import SegDataSample  # noqa: E402
+
+import bikd_mm  # noqa: E402,F401
+
+STOCK = [
+    'mmseg::upernet/upernet_r50_4xb4-160k_ade20k-512x512.py',
+    'mmseg::swin/swin-tiny-patch4-window7-in1k-pre_upernet_8xb2-160k_'
+    'ade20k-512x512.py',
+]
+VARIANTS = {
+    'task losses only': None,
+    'task + KD on logits': 'logits',
+    'task + KD at label resolution': 'labels',
+}
+
+
+def build_pair(configs: list):
+    small = {'model.pretrained': None, 'model.backbone.init_cfg': None}
+    members = [
+        dict(name=f'm{i}', config=c, cfg_options=small)
+        for i, c in enumerate(configs)
+    ]
+    return MODELS.build(
+        dict(type='BiKDSegmentor', members=members, granularity='pixel')
+    )
+
+
+def make_inputs(pair, batch: int, size: int, device) -> tuple:
+    gen = torch.Generator().manual_seed(0)
+    classes = pair.num_classes
+    labels = torch.randint(0, classes, (batch, size, size), generator=gen)
+    labels[:, : size // 8] = pair.ignore_index
+    samples = []
+    for label in labels:
+        sample = SegDataSample()
+        sample.gt_sem_seg = PixelData(data=label[None].to(device))
+        sample.set_metainfo(dict(img_shape=(size, size)))
+        samples.append(sample)
+    logits = [
+        torch.randn(batch, classes, size // 4, size // 4, generator=gen).to(
+            device
+        )
+        for _ in pair.member_names
+    ]
+    return logits, labels.to(device), samples
+
+
+def loss_of(pair, variant: str, logits: list, labels, samples):
+    """The summed losses of one variant on leaf ``logits``."""
+    resolution = VARIANTS[variant]
+    names = pair.member_names
+    losses = {}
+    shared = set()
+    if resolution is not None:
+        pair.kd_resolution = resolution
+        shared = pair._shared_ce_members()
+    for name, z in zip(names, logits):
+        if name not in shared:
+            head = pair.members[name].decode_head
+            own = head.loss_by_feat(z, samples)
+            losses.update({f'{name}.{k}': v for k, v in own.items()})
+    if resolution is not None:
+        losses.update(
+            pair._kd_losses(dict(zip(names, logits)), labels, shared)
+        )
+    return sum(v for k, v in losses.items() if 'loss' in k)
+
+
+def clock(device) -> float:
+    if device.type == 'cpu':
+        return time.process_time()
+    return time.perf_counter()
+
+
+def run_variant(pair, variant, inputs, device, iters: int) -> dict:
+    logits, labels, samples = inputs
+    times, peak = [], None
+    for i in range(iters + 1):
+        leaves = [z.detach().requires_grad_() for z in logits]
+        if device.type == 'cuda':
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+            base = torch.cuda.memory_allocated()
+        start = clock(device)
+        loss_of(pair, variant, leaves, labels, samples).backward()
+        if device.type == 'cuda':
+            torch.cuda.synchronize()
+            peak = (torch.cuda.max_memory_allocated() - base) / 2**30
+        if i >= 1:
+            times.append((clock(device) - start) * 1e3)
+    return dict(ms=statistics.median(times), peak_gib=peak)
+
+
+def proc_status_gib(field: str) -> float:
+    with open('/proc/self/status') as f:
+        for line in f:
+            if line.startswith(field + ':'):
+                return int(line.split()[1]) / 2**20
+    raise RuntimeError(f'{field} not in /proc/self/status')
+
+
+def peak_of(args) -> None:
+    """Print the peak RSS growth (GiB) of one forward + backward."""
+    pair = build_pair(args.configs)
+    logits, labels, samples = make_inputs(
+        pair, args.batch, args.size, torch.device('cpu')
+    )
+    leaves = [z.requires_grad_() for z in logits]
+    with open('/proc/self/clear_refs', 'w') as f:
+        f.write('5')
+    base = proc_status_gib('VmRSS')
+    loss_of(pair, args.peak_of, leaves, labels, samples).backward()
+    print(f'{proc_status_gib("VmHWM") - base:.4f}')
+
+
+def cpu_peak_gib(args, variant: str) -> float:
+    out = subprocess.run(
+        [sys.executable, __file__, '--peak-of', variant]
+        + ['--batch', str(args.batch), '--size', str(args.size)]
+        + ['--configs', *args.configs],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return float(out.stdout.split()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--configs', nargs=2, default=STOCK)
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--batch', type=int, default=4)
+    parser.add_argument('--size', type=int, default=512)
+    parser.add_argument('--iters', type=int, default=3)
+    parser.add_argument('--peak-of', choices=list(VARIANTS))
+    parser.add_argument('--out', default=None)
+    args = parser.parse_args()
+    if args.peak_of:
+        peak_of(args)
+        return
+    device = torch.device(args.device)
+    pair = build_pair(args.configs).to(device)
+    inputs = make_inputs(pair, args.batch, args.size, device)
+    results = {}
+    for variant in VARIANTS:
+        results[variant] = run_variant(
+            pair, variant, inputs, device, args.iters
+        )
+        if device.type == 'cpu':
+            results[variant]['peak_gib'] = cpu_peak_gib(args, variant)
+    base = results['task losses only']
+    logit_gib = inputs[0][0].numel() * 16 * 4 / 2**30
+    print(
+        f'device: {device}'
+        + (
+            f' ({torch.cuda.get_device_name()})'
+            if device.type == 'cuda'
+            else ''
+        )
+        + f'; batch {args.batch}, {args.size}x{args.size}, '
+        f'{pair.num_classes} classes, median of {args.iters}; one '
+        f"member's logits at label size: {logit_gib:.2f} GiB"
+    )
+    print('| loss | ms | x (task only) | peak GiB | peak - task only GiB |')
+    print('| --- | --- | --- | --- | --- |')
+    for label, r in results.items():
+        print(
+            f'| {label} | {r["ms"]:.1f} | {r["ms"] / base["ms"]:.3f} '
+            f'| {r["peak_gib"]:.2f} '
+            f'| {r["peak_gib"] - base["peak_gib"]:+.2f} |'
+        )
+    if args.out:
+        os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
+        with open(args.out, 'w') as f:
+            json.dump(
+                dict(device=str(device), argv=sys.argv, results=results),
+                f,
+                indent=2,
+            )
+
+
+if __name__ == '__main__':
+    main()
