@@ -81,7 +81,6 @@ def test_override_per_member_and_replacing_a_dict():
                     _delete_=True, type='AdamW', lr=1e-6, weight_decay=1e-5
                 ),
                 clip_grad=dict(max_norm=1.0),
-                accumulative_counts=2,
             )
         ),
     )
@@ -90,7 +89,6 @@ def test_override_per_member_and_replacing_a_dict():
         type='OptimWrapper',
         optimizer=dict(type='AdamW', lr=1e-6, weight_decay=1e-5),
         clip_grad=dict(max_norm=1.0),
-        accumulative_counts=2,
     )
     # ``None`` drops a setting, as in config inheritance.
     merged = apply_override(own, dict(m2f=dict(clip_grad=None)))

@@ -18,6 +18,7 @@ each member's config:
       optim_wrapper = None  # each member keeps its own ...
       optim_wrapper_override = dict(  # ... at the fine-tuning rate
           optimizer=dict(lr=1e-6, weight_decay=1e-5))
+
 - ``param_scheduler``: absent -> each member keeps its own; a list or a
   scheduler dict -> used for every member; a dict keyed by member names ->
   per member, the others keep their own.
