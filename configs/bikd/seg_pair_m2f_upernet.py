@@ -4,8 +4,8 @@
 # (class probabilities times mask probabilities, summed over queries); the
 # teacher is chosen per pixel by the cross-entropy of each member's
 # distribution, a loss both families share on one scale.
-# Data, runtime, batch size and schedule (warm-up + poly) as in
-# seg_pair_m2f_r50_swin-t.py.
+# Data (the stock Mask2Former train pipeline), runtime, batch size and
+# schedule (warm-up + poly) as in seg_pair_m2f_r50_swin-t.py.
 _base_ = ['./seg_pair_m2f_r50_swin-t.py']
 zoo = 'https://download.openmmlab.com/mmsegmentation/v0.5'
 model = dict(
@@ -25,18 +25,19 @@ model = dict(
     selection_loss='ce',
     kd_resolution='logits',
 )
-# The reference fine-tuning rate for both; the Mask2Former backbone at a
-# tenth of it, as in its own config.
-optim_wrapper = dict(
+# Each member keeps its own optimizer wrapper at the reference fine-tuning
+# rate. The Mask2Former member keeps its stock AdamW with gradient
+# clipping, no-decay groups and the backbone at a tenth of the rate. The
+# UPerNet member keeps its wrapper (no clipping, no parameter groups) but
+# trains with the reference AdamW instead of its stock SGD.
+optim_wrapper_override = dict(
     _delete_=True,
     m2f=dict(
-        type='OptimWrapper',
-        optimizer=dict(type='AdamW', lr=1e-6, weight_decay=1e-5),
+        optimizer=dict(lr=1e-6, weight_decay=1e-5),
         paramwise_cfg=dict(custom_keys=dict(backbone=dict(lr_mult=0.1))),
     ),
     upernet=dict(
-        type='OptimWrapper',
-        optimizer=dict(type='AdamW', lr=1e-6, weight_decay=1e-5),
+        optimizer=dict(_delete_=True, type='AdamW', lr=1e-6, weight_decay=1e-5)
     ),
 )
 default_hooks = dict(

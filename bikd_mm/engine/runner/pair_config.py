@@ -3,9 +3,22 @@
 A pair config states only what Bi-KD adds. What it leaves out is taken from
 each member's config:
 
-- ``optim_wrapper``: absent -> each member keeps its own; one wrapper config
-  (with ``optimizer``) -> used for every member; a dict keyed by member
-  names -> per member, the others keep their own.
+- ``optim_wrapper``: absent or None -> each member keeps its own; one
+  wrapper config (with ``optimizer``) -> used for every member; a dict
+  keyed by member names -> per member, the others keep their own. Set it
+  to None to drop one that a ``_base_`` (a stock schedule) defines.
+- ``optim_wrapper_override``: merged into each member's wrapper as
+  completed above, keeping what it does not name (``clip_grad``,
+  ``paramwise_cfg``, betas, ...): one override for every member, or a dict
+  keyed by member names. Dicts merge as in config inheritance
+  (``_delete_=True`` replaces one); keys that neither the member's wrapper
+  nor its wrapper and optimizer classes know are refused (see
+  :mod:`.optim_wrapper_override`)::
+
+      optim_wrapper = None  # each member keeps its own ...
+      optim_wrapper_override = dict(  # ... at the fine-tuning rate
+          optimizer=dict(lr=1e-6, weight_decay=1e-5))
+
 - ``param_scheduler``: absent -> each member keeps its own; a list or a
   scheduler dict -> used for every member; a dict keyed by member names ->
   per member, the others keep their own.
@@ -20,6 +33,10 @@ import copy
 
 from mmengine.config import Config, ConfigDict
 
+from bikd_mm.engine.runner.optim_wrapper_override import (
+    OVERRIDE_KEY,
+    apply_override,
+)
 from bikd_mm.models.member import parse_members
 
 PAIR_CONSTRUCTOR = 'BiKDOptimWrapperConstructor'
@@ -107,6 +124,15 @@ def expand_pair_config(cfg: Config) -> Config:
         )
         cfg.optim_wrapper = ConfigDict(
             constructor=PAIR_CONSTRUCTOR, **per_member
+        )
+    # Popped once merged, so a completed config completes to itself.
+    override = cfg.pop(OVERRIDE_KEY, None)
+    if override is not None:
+        wrappers = {
+            k: v for k, v in cfg.optim_wrapper.items() if k != 'constructor'
+        }
+        cfg.optim_wrapper = ConfigDict(
+            constructor=PAIR_CONSTRUCTOR, **apply_override(wrappers, override)
         )
 
     if 'train_cfg' in cfg and cfg.get('train_cfg'):
