@@ -24,12 +24,18 @@ import os.path as osp
 import statistics
 import subprocess
 import sys
-import time
 
 import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from bench_utils import (  # noqa: E402
+    clock,
+    device_label,
+    proc_status_gib,
+    reset_peak_rss,
+)
+
 from bikd_mm.core import (  # noqa: E402
     ce_and_masked_kl_terms,
     select_teachers,
@@ -64,15 +70,18 @@ def naive(logits: list, labels: torch.Tensor, ignore_index: int = 255):
 def ours(logits: list, labels: torch.Tensor, ignore_index: int = 255):
     """bikd_mm.core: CE, selection and KL in one pass over the logits,
     which are all it keeps for the backward pass."""
-    valid = labels != ignore_index
 
     def select(ce):
-        return select_teachers(
-            ce, higher_is_better=False, valid=valid, tie='first'
-        )
+        # Per pixel: also serves chunks of pixels (per_element).
+        return select_teachers(ce, higher_is_better=False, tie='first')
 
     _, terms, _, _ = ce_and_masked_kl_terms(
-        logits, labels, select, ignore_index=ignore_index
+        logits,
+        labels,
+        select,
+        ignore_index=ignore_index,
+        per_element=True,
+        predict=False,
     )
     return terms.sum()
 
@@ -101,14 +110,6 @@ def measure(fn, logits, labels, device, iters: int) -> dict:
     )
 
 
-def clock(device) -> float:
-    """Seconds: wall clock on CUDA; on CPU the process's CPU time, which
-    other jobs on shared cores disturb much less than the wall clock."""
-    if device.type == 'cpu':
-        return time.process_time()
-    return time.perf_counter()
-
-
 def make_inputs(batch, classes, size, members, device):
     gen = torch.Generator(device='cpu').manual_seed(0)
     logits = [
@@ -122,23 +123,11 @@ def make_inputs(batch, classes, size, members, device):
     return logits, labels
 
 
-def proc_status_gib(field: str) -> float:
-    """``VmRSS`` or ``VmHWM`` (peak) of this process, in GiB."""
-    with open('/proc/self/status') as f:
-        for line in f:
-            if line.startswith(field + ':'):
-                return int(line.split()[1]) / 2**20
-    raise RuntimeError(f'{field} not in /proc/self/status')
-
-
 def peak_of(variant: str, batch, classes, size, members) -> None:
     """Print the peak RSS growth (GiB) of one forward + backward."""
     logits, labels = make_inputs(batch, classes, size, members, 'cpu')
     logits = [z.requires_grad_() for z in logits]
-    # Reset the peak to the current resident size (Linux >= 4.0).
-    with open('/proc/self/clear_refs', 'w') as f:
-        f.write('5')
-    base = proc_status_gib('VmRSS')
+    base = reset_peak_rss()
     loss = {'naive': naive, 'ours': ours}[variant](logits, labels)
     loss.backward()
     print(f'{proc_status_gib("VmHWM") - base:.4f}')
@@ -216,14 +205,7 @@ def main() -> None:
                 max_grad_diff=diff,
             )
         )
-    print(
-        f'device: {device}'
-        + (
-            f' ({torch.cuda.get_device_name()})'
-            if device.type == 'cuda'
-            else ''
-        )
-    )
+    print(f'device: {device_label(device)}')
     print(
         '| B | C | HxW | naive ms | ours ms | speed-up | naive GiB |'
         ' ours GiB | max |dloss| | max |dgrad| |'

@@ -35,13 +35,17 @@ import os.path as osp
 import statistics
 import subprocess
 import sys
-import time
 
 import torch
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
-
+from bench_utils import (  # noqa: E402
+    clock,
+    device_label,
+    proc_status_gib,
+    reset_peak_rss,
+)
 from mmengine.structures import PixelData  # noqa: E402
 from mmseg.registry import MODELS  # noqa: E402
 from mmseg.structures import SegDataSample  # noqa: E402
@@ -112,12 +116,6 @@ def loss_of(pair, variant: str, logits: list, labels, samples):
     return sum(v for k, v in losses.items() if 'loss' in k)
 
 
-def clock(device) -> float:
-    if device.type == 'cpu':
-        return time.process_time()
-    return time.perf_counter()
-
-
 def run_variant(pair, variant, inputs, device, iters: int) -> dict:
     logits, labels, samples = inputs
     times, peak = [], None
@@ -137,14 +135,6 @@ def run_variant(pair, variant, inputs, device, iters: int) -> dict:
     return dict(ms=statistics.median(times), peak_gib=peak)
 
 
-def proc_status_gib(field: str) -> float:
-    with open('/proc/self/status') as f:
-        for line in f:
-            if line.startswith(field + ':'):
-                return int(line.split()[1]) / 2**20
-    raise RuntimeError(f'{field} not in /proc/self/status')
-
-
 def peak_of(args) -> None:
     """Print the peak RSS growth (GiB) of one forward + backward."""
     pair = build_pair(args.configs)
@@ -152,9 +142,7 @@ def peak_of(args) -> None:
         pair, args.batch, args.size, torch.device('cpu')
     )
     leaves = [z.requires_grad_() for z in logits]
-    with open('/proc/self/clear_refs', 'w') as f:
-        f.write('5')
-    base = proc_status_gib('VmRSS')
+    base = reset_peak_rss()
     loss_of(pair, args.peak_of, leaves, labels, samples).backward()
     print(f'{proc_status_gib("VmHWM") - base:.4f}')
 
@@ -197,12 +185,7 @@ def main() -> None:
     base = results['task losses only']
     logit_gib = inputs[0][0].numel() * 16 * 4 / 2**30
     print(
-        f'device: {device}'
-        + (
-            f' ({torch.cuda.get_device_name()})'
-            if device.type == 'cuda'
-            else ''
-        )
+        f'device: {device_label(device)}'
         + f'; batch {args.batch}, {args.size}x{args.size}, '
         f'{pair.num_classes} classes, median of {args.iters}; one '
         f"member's logits at label size: {logit_gib:.2f} GiB"

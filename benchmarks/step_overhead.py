@@ -21,13 +21,15 @@ import os
 import os.path as osp
 import statistics
 import sys
-import time
 
 import torch
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
-
+from bench_utils import (  # noqa: E402
+    clock,
+    device_label,
+)
 from mmengine.model import revert_sync_batchnorm  # noqa: E402
 from mmengine.optim import OptimWrapper  # noqa: E402
 from mmengine.structures import PixelData  # noqa: E402
@@ -65,14 +67,6 @@ def fake_batch(batch: int, size: int, classes: int, device) -> dict:
         )
         samples.append(sample)
     return dict(inputs=inputs, data_samples=samples)
-
-
-def clock(device) -> float:
-    """Seconds: wall clock on CUDA; on CPU the process's CPU time, which
-    other jobs on shared cores disturb much less than the wall clock."""
-    if device.type == 'cpu':
-        return time.process_time()
-    return time.perf_counter()
 
 
 def time_steps(step, iters: int, warmup: int, device) -> dict:
@@ -219,12 +213,7 @@ def main() -> None:
 
     single = sum(results[f'{s.name} alone']['ms'] for s in specs)
     print(
-        f'device: {device}'
-        + (
-            f' ({torch.cuda.get_device_name()})'
-            if device.type == 'cuda'
-            else ''
-        )
+        f'device: {device_label(device)}'
         + f'; batch {args.batch}, {args.size}x{args.size}, '
         f'{classes} classes, median of {args.iters} steps'
         + (' (interleaved)' if args.interleave else '')

@@ -47,7 +47,7 @@ from .kl_sums import (
     chunk_slices,
     element_index,
 )
-from .masked_kl import NORMALIZE_MODES
+from .masked_kl import check_kl_options, scale_terms
 
 #: Values per member in one chunk: each chunk-sized temporary is 32 MiB in
 #: float32, a handful of them live at once.
@@ -246,12 +246,7 @@ def ce_and_masked_kl_terms(
     class_dim = class_dim_index(members[0].dim(), class_dim, 'logits')
     elem_shape = element_shape(members[0].shape, class_dim)
     check_index_tensor(labels, elem_shape, 'labels')
-    if normalize not in NORMALIZE_MODES:
-        raise ValueError(
-            f'normalize must be one of {NORMALIZE_MODES}, got {normalize!r}'
-        )
-    if not temperature > 0:
-        raise ValueError(f'temperature must be > 0, got {temperature!r}')
+    check_kl_options(normalize, temperature)
     if chunk_elements < 1:
         raise ValueError(f'chunk_elements must be >= 1, got {chunk_elements}')
     if isinstance(predict, bool):
@@ -271,18 +266,6 @@ def ce_and_masked_kl_terms(
         chunk_elements=chunk_elements,
     )
     ce, sums, teacher, *preds = _CEAndMaskedKL.apply(labels, opts, *members)
-    if normalize == 'all':
-        count = (
-            labels.numel()
-            if ignore_index is None
-            else (labels != ignore_index).sum()
-        )
-    elif normalize == 'masked':
-        count = (teacher >= 0).sum()
-    else:
-        count = 1
-    if isinstance(count, Tensor):
-        count = count.clamp_min(1).to(sums.dtype)
-    else:
-        count = max(count, 1)
-    return ce, sums * (temperature**2) / count, teacher, preds
+    valid = None if ignore_index is None else labels != ignore_index
+    terms = scale_terms(sums, temperature, normalize, valid, teacher >= 0)
+    return ce, terms, teacher, preds

@@ -34,6 +34,39 @@ from .kl_sums import DEFAULT_CHUNK_ELEMENTS, kl_direction_sums
 NORMALIZE_MODES = ('all', 'masked', 'none')
 
 
+def check_kl_options(normalize: str, temperature: float) -> None:
+    """Refuse an unknown ``normalize`` or a temperature that is not > 0."""
+    if normalize not in NORMALIZE_MODES:
+        raise ValueError(
+            f'normalize must be one of {NORMALIZE_MODES}, got {normalize!r}'
+        )
+    if not temperature > 0:
+        raise ValueError(f'temperature must be > 0, got {temperature!r}')
+
+
+def scale_terms(
+    sums: Tensor,
+    temperature: float,
+    normalize: str,
+    valid: Tensor | None,
+    taught: Tensor,
+) -> Tensor:
+    """Per-direction KL sums -> terms: times ``T^2``, divided by the valid
+    elements (``'all'``; every element if ``valid`` is None), the taught
+    ones (``'masked'``) or 1 (``'none'``), at least 1."""
+    if normalize == 'all':
+        count = taught.numel() if valid is None else valid.sum()
+    elif normalize == 'masked':
+        count = taught.sum()
+    else:
+        count = 1
+    if isinstance(count, Tensor):
+        count = count.clamp_min(1).to(sums.dtype)
+    else:
+        count = max(count, 1)
+    return sums * (temperature**2) / count
+
+
 def masked_kl_terms(
     logits: Sequence[Tensor],
     teacher: Tensor,
@@ -109,12 +142,7 @@ def masked_kl_terms(
     elem_shape = element_shape(members[0].shape, class_dim)
     check_index_tensor(teacher, elem_shape, 'teacher')
     check_mask(valid, elem_shape, 'valid')
-    if normalize not in NORMALIZE_MODES:
-        raise ValueError(
-            f'normalize must be one of {NORMALIZE_MODES}, got {normalize!r}'
-        )
-    if not temperature > 0:
-        raise ValueError(f'temperature must be > 0, got {temperature!r}')
+    check_kl_options(normalize, temperature)
 
     lps = [
         log_probs(m, class_dim, from_log_probs, temperature) for m in members
@@ -132,17 +160,7 @@ def masked_kl_terms(
         chunk_elements=chunk_elements,
     )
 
-    if normalize == 'all':
-        count = elem_shape.numel() if valid is None else valid.sum()
-    elif normalize == 'masked':
-        count = taught.sum()
-    else:
-        count = 1
-    if isinstance(count, Tensor):
-        count = count.clamp_min(1).to(terms.dtype)
-    else:
-        count = max(count, 1)
-    return terms * (temperature**2) / count
+    return scale_terms(terms, temperature, normalize, valid, taught)
 
 
 def masked_kl(
