@@ -5,6 +5,8 @@ from mmengine.model import is_model_wrapper
 from mmengine.optim import OptimWrapperDict
 from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS
 
+from .member_step import check_same_accumulation, name_grad_norms
+
 
 @OPTIM_WRAPPER_CONSTRUCTORS.register_module()
 class BiKDOptimWrapperConstructor:
@@ -15,7 +17,10 @@ class BiKDOptimWrapperConstructor:
     AdamW without weight decay on norms and position tables), built over
     that member's parameters only. The result is an ``OptimWrapperDict``
     keyed by member name, so each member can also keep its own parameter
-    schedulers (``param_scheduler=dict(<name>=[...], ...)``).
+    schedulers (``param_scheduler=dict(<name>=[...], ...)``). A member
+    that clips its gradients logs their norm as ``<member>.grad_norm``.
+    Gradient accumulation (``accumulative_counts``) must be the same for
+    every member: one backward pass serves them all.
 
     Args:
         optim_wrapper_cfg (dict): ``{member_name: optim_wrapper config}``.
@@ -60,4 +65,7 @@ class BiKDOptimWrapperConstructor:
                 )
             )
             wrappers[name] = builder(module.members[name])
-        return OptimWrapperDict(**wrappers)
+        wrappers = OptimWrapperDict(**wrappers)
+        check_same_accumulation(list(wrappers.values()), names)
+        name_grad_norms(wrappers)
+        return wrappers

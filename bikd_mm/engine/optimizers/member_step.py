@@ -50,6 +50,11 @@ def check_finite_losses(log_vars: dict, member_names: list) -> None:
 def update_members(loss: Tensor, optim_wrapper, member_names: list) -> None:
     """Backward once and step every member's optimizer.
 
+    With gradient accumulation (``accumulative_counts`` in the members'
+    wrappers, equal for all) the loss is scaled as mmengine scales it and
+    the members step together on every ``accumulative_counts``-th call
+    (and on the last iteration of training).
+
     Args:
         loss (Tensor): The summed loss of the pair.
         optim_wrapper (OptimWrapper | OptimWrapperDict): A single wrapper
@@ -61,12 +66,20 @@ def update_members(loss: Tensor, optim_wrapper, member_names: list) -> None:
         optim_wrapper.update_params(loss)
         return
     wrappers = [optim_wrapper[name] for name in member_names]
+    check_same_accumulation(wrappers, member_names)
+    # All wrappers count alike, so the first one's count scales the loss.
+    lead = wrappers[0]
+    loss = lead.scale_loss(loss)
     amp = [isinstance(w, AmpOptimWrapper) for w in wrappers]
-    if any(amp):
-        # One backward pass means one loss scale: the first member's
-        # scaler scales, unscales and steps every member's optimizer.
-        scaler = wrappers[0].loss_scaler
-        scaler.scale(loss).backward()
+    # One backward pass means one loss scale: the first member's scaler
+    # scales, unscales and steps every member's optimizer.
+    scaler = lead.loss_scaler if any(amp) else None
+    (loss if scaler is None else scaler.scale(loss)).backward()
+    for w in wrappers:
+        w._inner_count += 1
+    if not lead.should_update():
+        return
+    if scaler is not None:
         for w in wrappers:
             scaler.unscale_(w.optimizer)
             if w.clip_grad_kwargs:
@@ -74,11 +87,33 @@ def update_members(loss: Tensor, optim_wrapper, member_names: list) -> None:
             scaler.step(w.optimizer)
         scaler.update()
     else:
-        loss.backward()
         for w in wrappers:
             w.step()
     for w in wrappers:
         w.zero_grad()
+
+
+def check_same_accumulation(wrappers: list, member_names: list) -> None:
+    """Refuse members that accumulate gradients over different counts: one
+    backward pass serves them all."""
+    counts = {
+        name: w._accumulative_counts for name, w in zip(member_names, wrappers)
+    }
+    if len(set(counts.values())) > 1:
+        raise ValueError(
+            'optim_wrapper: every member must use the same '
+            'accumulative_counts (one backward pass serves all members); '
+            'got ' + ', '.join(f'{n}={c}' for n, c in counts.items())
+        )
+
+
+def name_grad_norms(optim_wrapper: OptimWrapperDict) -> None:
+    """Log each member's clipped gradient norm as ``<member>.grad_norm``
+    (``train/r50.grad_norm``) instead of one shared ``grad_norm``."""
+    for name, wrapper in optim_wrapper.items():
+        base = getattr(wrapper, 'grad_name', None)
+        if base is not None and not base.startswith(f'{name}.'):
+            wrapper.grad_name = f'{name}.{base}'
 
 
 def _clip(wrapper: OptimWrapper) -> None:
@@ -95,7 +130,10 @@ def _clip(wrapper: OptimWrapper) -> None:
     if clip_type == 'value':
         torch.nn.utils.clip_grad_value_(params, **kwargs)
     else:
-        torch.nn.utils.clip_grad_norm_(params, **kwargs)
+        norm = torch.nn.utils.clip_grad_norm_(params, **kwargs)
+        wrapper.message_hub.update_scalar(
+            f'train/{wrapper.grad_name}', float(norm)
+        )
 
 
 def run_train_step(
