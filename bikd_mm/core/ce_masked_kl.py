@@ -74,7 +74,9 @@ class _CEAndMaskedKL(torch.autograd.Function):
             else labels != opts['ignore_index']
         )
         target = torch.where(valid, labels, 0)
-        ce = logits[0].new_empty((num, *labels.shape))
+        # Half-precision logits (autocast) are computed in float32.
+        dtype = torch.promote_types(logits[0].dtype, torch.float32)
+        ce = logits[0].new_empty((num, *labels.shape), dtype=dtype)
         preds = [
             torch.empty_like(labels, dtype=torch.long) if p else None
             for p in opts['predict']
@@ -101,7 +103,7 @@ class _CEAndMaskedKL(torch.autograd.Function):
             y = target[elem].unsqueeze(class_dim)
             lps = []
             for m, z in enumerate(logits):
-                chunk = z[index]
+                chunk = z[index].to(dtype)
                 lp = chunk.log_softmax(class_dim)
                 ce[m][elem] = lp.gather(class_dim, y).squeeze(class_dim)
                 if preds[m] is not None:
@@ -120,7 +122,10 @@ class _CEAndMaskedKL(torch.autograd.Function):
             # Pass 2: the KL from recomputed log-probabilities.
             for index in chunks:
                 chunk_direction_sums(
-                    [_log_probs(z[index], class_dim, temp) for z in logits],
+                    [
+                        _log_probs(z[index].to(dtype), class_dim, temp)
+                        for z in logits
+                    ],
                     teacher[element_index(index, class_dim)],
                     sums,
                     class_dim,
@@ -144,18 +149,26 @@ class _CEAndMaskedKL(torch.autograd.Function):
         if not any(needs):
             return (*none, *([None] * len(logits)))
         class_dim, temp = ctx.class_dim, ctx.temperature
+        dtype = torch.promote_types(logits[0].dtype, torch.float32)
         grads = [
             torch.empty_like(z) if n else None for z, n in zip(logits, needs)
         ]
-        weights = grad_sums.to(logits[0].dtype).flatten()
+        weights = grad_sums.to(dtype).flatten()
         grad_ce = torch.where(valid, grad_ce, 0)
         for index in ctx.chunks:
             elem = element_index(index, class_dim)
             y = target[elem].unsqueeze(class_dim)
-            zs = [z[index] for z in logits]
+            zs = [z[index].to(dtype) for z in logits]
             lps_t = [_log_probs(z, class_dim, temp) for z in zs]
             # Each member's gradient is assembled in place in its output.
-            outs = [None if g is None else g[index] for g in grads]
+            outs = [
+                None
+                if g is None
+                else g[index]
+                if g.dtype == dtype
+                else torch.empty_like(zs[0])
+                for g in grads
+            ]
             chunk_log_prob_grads(
                 lps_t,
                 teacher[elem],
@@ -173,10 +186,12 @@ class _CEAndMaskedKL(torch.autograd.Function):
                     # One softmax Jacobian for both: d lp[y] / d lp = onehot.
                     g.scatter_add_(class_dim, y, -g_ce)
                     g.addcmul_(p_t, g.sum(class_dim, keepdim=True), value=-1)
-                    continue
-                g.addcmul_(p_t, g.sum(class_dim, keepdim=True), value=-1)
-                g.div_(temp).addcmul_(zs[m].softmax(class_dim), g_ce)
-                g.scatter_add_(class_dim, y, -g_ce)
+                else:
+                    g.addcmul_(p_t, g.sum(class_dim, keepdim=True), value=-1)
+                    g.div_(temp).addcmul_(zs[m].softmax(class_dim), g_ce)
+                    g.scatter_add_(class_dim, y, -g_ce)
+                if grads[m].dtype != dtype:
+                    grads[m][index] = g
         return (*none, *grads)
 
 

@@ -236,3 +236,24 @@ def test_bad_inputs_name_the_problem():
         ce_and_masked_kl_terms(logits, labels, per_pixel(), temperature=0)
     with pytest.raises(ValueError, match='normalize'):
         ce_and_masked_kl_terms(logits, labels, per_pixel(), normalize='mean')
+
+
+@pytest.mark.parametrize('dtype', [torch.bfloat16, torch.float16])
+def test_half_precision_logits_are_computed_in_float32(dtype):
+    """Under autocast the logits may be half precision: CE and terms are
+    float32 values of exactly those logits, gradients come back in the
+    logits' dtype."""
+    base = make_logits(2, (2, 7, 4, 4), seed=8, grad=False)
+    labels = labels_for((2, 4, 4), 7, seed=8)
+    half = [z.to(dtype).requires_grad_() for z in base]
+    wide = [z.detach().float().requires_grad_() for z in half]
+    out = ce_and_masked_kl_terms(half, labels, per_pixel(), chunk_elements=9)
+    ref = ce_and_masked_kl_terms(wide, labels, per_pixel(), chunk_elements=9)
+    for value, ref_value in zip(out[:2], ref[:2]):
+        assert value.dtype == torch.float32
+        torch.testing.assert_close(value, ref_value)
+    (out[0].sum() + out[1].sum()).backward()
+    (ref[0].sum() + ref[1].sum()).backward()
+    for z, w in zip(half, wide):
+        assert z.grad.dtype == dtype
+        torch.testing.assert_close(z.grad, w.grad.to(dtype))
