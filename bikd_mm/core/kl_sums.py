@@ -191,17 +191,17 @@ def _pair_log_prob_grads(
             if out is not None:
                 torch.mul(q, student, out=out).neg_()
         return
-    # d in out0 (or out1), then x = where(teaches, d, -+2) in place.
+    # d in out0 (or out1). grad_0 = q + q * x_0 with x_0 = d where 0
+    # teaches, else -2; grad_1 = q - q * x_1 with x_1 = d where 1 teaches,
+    # else 2; each x_m is written into out_m and combined in place.
     d = out0 if out0 is not None else out1
     torch.sub(lp0, lp1, out=d)
     if out1 is not None:
-        # grad_1 = q * (1 - x1), x1 = d where 1 teaches, else 2.
-        if out1 is not d:
-            out1.copy_(d)
-        out1.masked_fill_(~teach1, 2).neg_().add_(1).mul_(q)
+        torch.where(teach1, d, d.new_tensor(2.0), out=out1)
+        torch.addcmul(q, q, out1, value=-1, out=out1)
     if out0 is not None:
-        # grad_0 = q * (1 + x0), x0 = d where 0 teaches, else -2.
-        out0.masked_fill_(~teach0, -2).add_(1).mul_(q)
+        out0.masked_fill_(~teach0, -2)
+        torch.addcmul(q, q, out0, out=out0)
 
 
 class _KLDirectionSums(torch.autograd.Function):
