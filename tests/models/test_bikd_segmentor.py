@@ -307,3 +307,54 @@ def test_decode_ce_is_not_shared_when_it_cannot_be():
         kd_resolution='labels',
     )
     assert pair._shared_ce_members() == {'cnn'}
+
+
+def _label_size_saved(loss_fn, logits, shape) -> int:
+    """How many distinct tensors of label-size logit shape ``loss_fn``
+    saves for its backward pass."""
+    storages = set()
+
+    def pack(tensor):
+        if tuple(tensor.shape) == shape:
+            storages.add(tensor.untyped_storage().data_ptr())
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        loss_fn(logits)
+    return len(storages)
+
+
+def test_kd_at_label_resolution_saves_what_the_stock_loss_saves():
+    """The memory bound of the KD term at label resolution: the pair's
+    decode losses + KD keep as many label-size class tensors for backward
+    as the members' stock decode losses alone (one per member)."""
+    ce = dict(type='CrossEntropyLoss')
+    members = [
+        dict(name=n, model=member_model(n, decode_head=dict(loss_decode=ce)))
+        for n in ('cnn', 'swin')
+    ]
+    pair = build_pair(members, kd_resolution='labels')
+    data = pair.data_preprocessor(fake_batch(), True)
+    samples = data['data_samples']
+    labels = torch.stack([s.gt_sem_seg.data[0] for s in samples]).long()
+    shape = (len(samples), 11, *labels.shape[-2:])
+    torch.manual_seed(0)
+    logits = {
+        n: torch.randn(
+            shape[0], 11, shape[2] // 4, shape[3] // 4
+        ).requires_grad_()
+        for n in ('cnn', 'swin')
+    }
+
+    def stock(logits):
+        return [
+            pair.members[n].decode_head.loss_by_feat(z, samples)
+            for n, z in logits.items()
+        ]
+
+    def with_kd(logits):
+        return pair._kd_losses(logits, labels, pair._shared_ce_members())
+
+    assert pair._shared_ce_members() == {'cnn', 'swin'}
+    assert _label_size_saved(stock, logits, shape) == 2
+    assert _label_size_saved(with_kd, logits, shape) == 2
