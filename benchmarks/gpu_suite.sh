@@ -23,6 +23,10 @@ python3 benchmarks/loss_head.py --device cuda --batch 4 --size 512 \
     --iters 10 --configs "$R50" "$SWIN" \
     --out "$OUT_DIR/loss_head_cuda_$card.json" \
     2>&1 | grep -v -i warn | tee "$OUT_DIR/loss_head_cuda_$card.txt"
+python3 benchmarks/loss_head.py --device cuda --batch 4 --size 512 \
+    --iters 10 --amp --configs "$R50" "$SWIN" \
+    --out "$OUT_DIR/loss_head_cuda_amp_$card.json" \
+    2>&1 | grep -v -i warn | tee "$OUT_DIR/loss_head_cuda_amp_$card.txt"
 python3 benchmarks/step_overhead.py --device cuda --size 512 --batch 4 \
     --iters 5 --profile --configs "$R50" "$SWIN" \
     2>&1 | grep -v -i warn > "$OUT_DIR/step_overhead_profile_$card.txt"

@@ -75,7 +75,12 @@ def build_pair(configs: list):
     )
 
 
-def make_inputs(pair, batch: int, size: int, device) -> tuple:
+def amp_dtype(device) -> torch.dtype:
+    """The autocast dtype of ``--amp``: float16 on CUDA, bfloat16 on CPU."""
+    return torch.float16 if device.type == 'cuda' else torch.bfloat16
+
+
+def make_inputs(pair, batch: int, size: int, device, amp: bool) -> tuple:
     gen = torch.Generator().manual_seed(0)
     classes = pair.num_classes
     labels = torch.randint(0, classes, (batch, size, size), generator=gen)
@@ -86,17 +91,25 @@ def make_inputs(pair, batch: int, size: int, device) -> tuple:
         sample.gt_sem_seg = PixelData(data=label[None].to(device))
         sample.set_metainfo(dict(img_shape=(size, size)))
         samples.append(sample)
+    # Under autocast a decode head's logits come out in half precision.
+    dtype = amp_dtype(device) if amp else torch.float32
     logits = [
         torch.randn(batch, classes, size // 4, size // 4, generator=gen).to(
-            device
+            device, dtype
         )
         for _ in pair.member_names
     ]
     return logits, labels.to(device), samples
 
 
-def loss_of(pair, variant: str, logits: list, labels, samples):
+def loss_of(pair, variant: str, logits: list, labels, samples, amp=False):
     """The summed losses of one variant on leaf ``logits``."""
+    device = logits[0].device
+    with torch.autocast(device.type, amp_dtype(device), enabled=amp):
+        return _loss_of(pair, variant, logits, labels, samples)
+
+
+def _loss_of(pair, variant: str, logits: list, labels, samples):
     resolution = VARIANTS[variant]
     names = pair.member_names
     losses = {}
@@ -116,7 +129,7 @@ def loss_of(pair, variant: str, logits: list, labels, samples):
     return sum(v for k, v in losses.items() if 'loss' in k)
 
 
-def run_variant(pair, variant, inputs, device, iters: int) -> dict:
+def run_variant(pair, variant, inputs, device, iters: int, amp) -> dict:
     logits, labels, samples = inputs
     times, peak = [], None
     for i in range(iters + 1):
@@ -126,7 +139,7 @@ def run_variant(pair, variant, inputs, device, iters: int) -> dict:
             torch.cuda.reset_peak_memory_stats()
             base = torch.cuda.memory_allocated()
         start = clock(device)
-        loss_of(pair, variant, leaves, labels, samples).backward()
+        loss_of(pair, variant, leaves, labels, samples, amp).backward()
         if device.type == 'cuda':
             torch.cuda.synchronize()
             peak = (torch.cuda.max_memory_allocated() - base) / 2**30
@@ -139,11 +152,12 @@ def peak_of(args) -> None:
     """Print the peak RSS growth (GiB) of one forward + backward."""
     pair = build_pair(args.configs)
     logits, labels, samples = make_inputs(
-        pair, args.batch, args.size, torch.device('cpu')
+        pair, args.batch, args.size, torch.device('cpu'), args.amp
     )
     leaves = [z.requires_grad_() for z in logits]
     base = reset_peak_rss()
-    loss_of(pair, args.peak_of, leaves, labels, samples).backward()
+    loss = loss_of(pair, args.peak_of, leaves, labels, samples, args.amp)
+    loss.backward()
     print(f'{proc_status_gib("VmHWM") - base:.4f}')
 
 
@@ -151,7 +165,8 @@ def cpu_peak_gib(args, variant: str) -> float:
     out = subprocess.run(
         [sys.executable, __file__, '--peak-of', variant]
         + ['--batch', str(args.batch), '--size', str(args.size)]
-        + ['--configs', *args.configs],
+        + ['--configs', *args.configs]
+        + (['--amp'] if args.amp else []),
         check=True,
         capture_output=True,
         text=True,
@@ -166,6 +181,12 @@ def main() -> None:
     parser.add_argument('--batch', type=int, default=4)
     parser.add_argument('--size', type=int, default=512)
     parser.add_argument('--iters', type=int, default=3)
+    parser.add_argument(
+        '--amp',
+        action='store_true',
+        help='half-precision logits and losses under autocast (float16 on '
+        'CUDA, bfloat16 on CPU), as with tools/train.py --amp',
+    )
     parser.add_argument('--peak-of', choices=list(VARIANTS))
     parser.add_argument('--out', default=None)
     args = parser.parse_args()
@@ -174,20 +195,22 @@ def main() -> None:
         return
     device = torch.device(args.device)
     pair = build_pair(args.configs).to(device)
-    inputs = make_inputs(pair, args.batch, args.size, device)
+    inputs = make_inputs(pair, args.batch, args.size, device, args.amp)
     results = {}
     for variant in VARIANTS:
         results[variant] = run_variant(
-            pair, variant, inputs, device, args.iters
+            pair, variant, inputs, device, args.iters, args.amp
         )
         if device.type == 'cpu':
             results[variant]['peak_gib'] = cpu_peak_gib(args, variant)
     base = results['task losses only']
-    logit_gib = inputs[0][0].numel() * 16 * 4 / 2**30
+    logit_gib = inputs[0][0].numel() * 16 * inputs[0][0].element_size() / 2**30
     print(
         f'device: {device_label(device)}'
         + f'; batch {args.batch}, {args.size}x{args.size}, '
-        f'{pair.num_classes} classes, median of {args.iters}; one '
+        f'{pair.num_classes} classes, median of {args.iters}'
+        + (f', autocast {amp_dtype(device)}' if args.amp else '')
+        + '; one '
         f"member's logits at label size: {logit_gib:.2f} GiB"
     )
     print('| loss | ms | x (task only) | peak GiB | peak - task only GiB |')
@@ -202,7 +225,12 @@ def main() -> None:
         os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
         with open(args.out, 'w') as f:
             json.dump(
-                dict(device=str(device), argv=sys.argv, results=results),
+                dict(
+                    device=device_label(device),
+                    amp=args.amp,
+                    argv=sys.argv,
+                    results=results,
+                ),
                 f,
                 indent=2,
             )
