@@ -322,7 +322,6 @@ class BiKDSegmentor(BaseBiKDModel):
         """
         names = self.member_names
         aligned, labels = self._align(logits, labels)
-        valid = labels != self.ignore_index
         class_logits = [
             self._class_logits(name, value)
             for name, value in zip(names, aligned)
@@ -331,47 +330,15 @@ class BiKDSegmentor(BaseBiKDModel):
         def select(ce: Tensor) -> Tensor:
             return self._select(ce, aligned, labels, image_task_loss)
 
-        kl_options = dict(
-            temperature=self.temperature,
-            detach_teacher=self.detach_teacher,
-            normalize=self.normalize,
-        )
         predict = [self.record_kd_maps or n in shared for n in names]
-        if self.selection == 'best':
-            # One pass over the logits gives the CE of every member, the
-            # teachers and the KL; only the logits are kept for backward.
-            per_element = self._selects_per_pixel()
-            ce, terms, teacher, preds = ce_and_masked_kl_terms(
-                class_logits,
-                labels,
-                self._select_per_pixel if per_element else select,
-                ignore_index=self.ignore_index,
-                per_element=per_element,
-                predict=predict,
-                **kl_options,
-            )
-            num_valid = valid.sum().clamp(min=1)
-            shares = {
-                name: (teacher == t).sum().float() / num_valid
-                for t, name in enumerate(names)
-            }
-        else:
-            log_probs = [z.log_softmax(1) for z in class_logits]
-            ce = torch.stack(
-                [
-                    self._pixel_ce(lp, labels, keep_grad=name in shared)
-                    for name, lp in zip(names, log_probs)
-                ]
-            )
-            with torch.no_grad():
-                teacher = select(ce.detach())
-                preds = [
-                    z.max(1).indices if p else None
-                    for z, p in zip(class_logits, predict)
-                ]
-            terms, shares = self._transfer_terms(
-                log_probs, teacher, valid, **kl_options
-            )
+        transfer = (
+            self._best_teacher_terms
+            if self.selection == 'best'
+            else self._mutual_terms
+        )
+        ce, terms, teacher, preds, shares = transfer(
+            class_logits, labels, select, predict, shared
+        )
         out = self._direction_losses(terms, self.kd_weight)
         for m, name in enumerate(names):
             if name in shared:
@@ -386,6 +353,70 @@ class BiKDSegmentor(BaseBiKDModel):
             )
         out.update({f'{n}.teach_share': v for n, v in shares.items()})
         return out
+
+    def _kl_options(self) -> dict:
+        return dict(
+            temperature=self.temperature,
+            detach_teacher=self.detach_teacher,
+            normalize=self.normalize,
+        )
+
+    def _best_teacher_terms(
+        self, class_logits, labels, select, predict, shared
+    ) -> tuple:
+        """Bi-KD (and one-way KD): the best member teaches per pixel or
+        image. One chunked pass over the logits gives every member's CE,
+        the teachers and the KL; only the logits are kept for backward.
+
+        Returns:
+            tuple: Per-pixel CE ``[N, B, H, W]``, KD terms ``[N, N]``,
+            teachers ``[B, H, W]``, top-1 predictions (per member, None
+            where not in ``predict``) and teach shares.
+        """
+        per_element = self._selects_per_pixel()
+        ce, terms, teacher, preds = ce_and_masked_kl_terms(
+            class_logits,
+            labels,
+            self._select_per_pixel if per_element else select,
+            ignore_index=self.ignore_index,
+            per_element=per_element,
+            predict=predict,
+            **self._kl_options(),
+        )
+        num_valid = (labels != self.ignore_index).sum().clamp(min=1)
+        shares = {
+            name: (teacher == t).sum().float() / num_valid
+            for t, name in enumerate(self.member_names)
+        }
+        return ce, terms, teacher, preds, shares
+
+    def _mutual_terms(
+        self, class_logits, labels, select, predict, shared
+    ) -> tuple:
+        """Deep Mutual Learning (``selection='all'``): every member teaches
+        every other on every valid pixel. Same returns as
+        :meth:`_best_teacher_terms`."""
+        names = self.member_names
+        log_probs = [z.log_softmax(1) for z in class_logits]
+        ce = torch.stack(
+            [
+                self._pixel_ce(lp, labels, keep_grad=name in shared)
+                for name, lp in zip(names, log_probs)
+            ]
+        )
+        with torch.no_grad():
+            teacher = select(ce.detach())
+            preds = [
+                z.max(1).indices if p else None
+                for z, p in zip(class_logits, predict)
+            ]
+        terms, shares = self._transfer_terms(
+            log_probs,
+            teacher,
+            labels != self.ignore_index,
+            **self._kl_options(),
+        )
+        return ce, terms, teacher, preds, shares
 
     def _selects_per_pixel(self) -> bool:
         """Whether each pixel's teacher depends on that pixel alone."""
