@@ -280,7 +280,9 @@ def ce_and_masked_kl_terms(
         detach_teacher=detach_teacher,
         chunk_elements=chunk_elements,
     )
-    ce, sums, teacher, *preds = _CEAndMaskedKL.apply(labels, opts, *members)
+    ce, sums, teacher, *preds = _CEAndMaskedKL.apply(
+        labels.long(), opts, *members
+    )
     valid = None if ignore_index is None else labels != ignore_index
     terms = scale_terms(sums, temperature, normalize, valid, teacher >= 0)
     return ce, terms, teacher, preds

@@ -257,3 +257,12 @@ def test_half_precision_logits_are_computed_in_float32(dtype):
     for z, w in zip(half, wide):
         assert z.grad.dtype == dtype
         torch.testing.assert_close(z.grad, w.grad.to(dtype))
+
+
+def test_any_integer_label_dtype():
+    logits = make_logits(2, (2, 3, 4), seed=2)
+    labels = labels_for((2, 4), 3, seed=2)
+    wide = ce_and_masked_kl_terms(logits, labels, per_pixel())
+    narrow = ce_and_masked_kl_terms(logits, labels.int(), per_pixel())
+    for a, b in zip(wide[:3], narrow[:3]):
+        torch.testing.assert_close(a, b)
