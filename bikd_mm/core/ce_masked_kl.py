@@ -108,7 +108,8 @@ class _CEAndMaskedKL(torch.autograd.Function):
                 ce[m][elem] = lp.gather(class_dim, y).squeeze(class_dim)
                 if preds[m] is not None:
                     preds[m][elem] = chunk.max(class_dim).indices
-                lps.append(lp)
+                if one_pass:
+                    lps.append(lp)
             if opts['per_element']:
                 ce_chunk = ce[(slice(None), *elem)].neg()
                 ce_chunk.masked_fill_(~valid[elem], 0)
