@@ -4,8 +4,10 @@ For two member configs, times one optimizer step (AdamW, fp32) of:
 each member alone; the pair with task losses only (``kd_weight=0``); the
 pair with per-pixel selection and KD on the logits; the pair with KD at
 label resolution. Reports the median over ``--iters`` steps, the ratio to
-the sum of the single steps, and peak memory (CUDA). Weights are random;
-nothing is downloaded.
+the sum of the single steps, and peak memory: on CUDA the allocator's peak
+during the timed steps; on CPU with ``--cpu-memory`` how far the resident
+size grows during one step (each variant in a fresh process, after a
+warm-up step). Weights are random; nothing is downloaded.
 
 Usage::
 
@@ -20,6 +22,7 @@ import json
 import os
 import os.path as osp
 import statistics
+import subprocess
 import sys
 
 import torch
@@ -29,6 +32,8 @@ sys.path.insert(0, ROOT)
 from bench_utils import (  # noqa: E402
     clock,
     device_label,
+    proc_status_gib,
+    reset_peak_rss,
 )
 from mmengine.model import revert_sync_batchnorm  # noqa: E402
 from mmengine.optim import OptimWrapper  # noqa: E402
@@ -123,6 +128,21 @@ def profile_step(step, device) -> None:
     print(prof.key_averages().table(sort_by=key, row_limit=25))
 
 
+def cpu_step_peak_gib(args, label: str) -> float:
+    """Growth of the resident size during one step of ``label``, measured
+    in a fresh process after a warm-up step (model, optimizer state and
+    gradients already allocated)."""
+    out = subprocess.run(
+        [sys.executable, __file__, '--peak-of', label]
+        + ['--batch', str(args.batch), '--size', str(args.size)]
+        + ['--configs', *args.configs],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return float(out.stdout.split()[-1])
+
+
 def optim(model) -> OptimWrapper:
     return OptimWrapper(
         torch.optim.AdamW(model.parameters(), lr=1e-6, weight_decay=1e-5)
@@ -149,6 +169,14 @@ def main() -> None:
         help='keep every variant built and time them round-robin (robust '
         'to load changes on shared CPUs; no peak memory)',
     )
+    parser.add_argument(
+        '--cpu-memory',
+        action='store_true',
+        help='on CPU, run each variant once more in a fresh process and '
+        'report how far its resident size grows during one step (after a '
+        'warm-up step)',
+    )
+    parser.add_argument('--peak-of', default=None, help=argparse.SUPPRESS)
     parser.add_argument('--out', default=None)
     args = parser.parse_args()
     device = torch.device(args.device)
@@ -196,6 +224,14 @@ def main() -> None:
         wrapper = optim(model)
         return lambda: model.train_step(data, wrapper)
 
+    if args.peak_of:
+        build = dict(builders())[args.peak_of]
+        step = make_step(build())
+        step()
+        base = reset_peak_rss()
+        step()
+        print(f'{proc_status_gib("VmHWM") - base:.4f}')
+        return
     if args.interleave:
         # Every variant stays built; each round times one step of each, so
         # load changes on shared machines hit all variants alike.
@@ -210,6 +246,10 @@ def main() -> None:
             del step
             if device.type == 'cuda':
                 torch.cuda.empty_cache()
+
+    if device.type == 'cpu' and args.cpu_memory:
+        for label in results:
+            results[label]['peak_gib'] = cpu_step_peak_gib(args, label)
 
     single = sum(results[f'{s.name} alone']['ms'] for s in specs)
     print(
