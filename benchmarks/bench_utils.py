@@ -1,5 +1,8 @@
 """Timing and memory helpers shared by the benchmarks."""
 
+import contextlib
+import subprocess
+import sys
 import time
 
 import torch
@@ -35,3 +38,35 @@ def reset_peak_rss() -> float:
     with open('/proc/self/clear_refs', 'w') as f:
         f.write('5')
     return proc_status_gib('VmRSS')
+
+
+def peak_in_fresh_process(script: str, argv: list) -> float:
+    """Run ``script argv`` in a fresh Python process and read the number it
+    prints last (a peak measured there, in GiB)."""
+    out = subprocess.run(
+        [sys.executable, script, *argv],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return float(out.stdout.split()[-1])
+
+
+@contextlib.contextmanager
+def measured(device: torch.device):
+    """Time the block (see :func:`clock`) and, on CUDA, its peak memory
+    above what was allocated when it started. Yields a dict that gets
+    ``ms`` and ``peak_gib`` (None on CPU) when the block ends."""
+    result = dict(ms=None, peak_gib=None)
+    cuda = device.type == 'cuda'
+    if cuda:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+    start = clock(device)
+    yield result
+    if cuda:
+        torch.cuda.synchronize()
+    result['ms'] = (clock(device) - start) * 1e3
+    if cuda:
+        result['peak_gib'] = (torch.cuda.max_memory_allocated() - base) / 2**30

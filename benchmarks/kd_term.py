@@ -22,7 +22,6 @@ import json
 import os
 import os.path as osp
 import statistics
-import subprocess
 import sys
 
 import torch
@@ -30,8 +29,9 @@ import torch.nn.functional as F
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from bench_utils import (  # noqa: E402
-    clock,
     device_label,
+    measured,
+    peak_in_fresh_process,
     proc_status_gib,
     reset_peak_rss,
 )
@@ -90,18 +90,12 @@ def measure(fn, logits, labels, device, iters: int) -> dict:
     times, peak = [], None
     for i in range(iters + 2):
         grads = [z.detach().requires_grad_() for z in logits]
-        if device.type == 'cuda':
-            torch.cuda.synchronize()
-            torch.cuda.reset_peak_memory_stats()
-            base = torch.cuda.memory_allocated()
-        start = clock(device)
-        loss = fn(grads, labels)
-        loss.backward()
-        if device.type == 'cuda':
-            torch.cuda.synchronize()
-            peak = (torch.cuda.max_memory_allocated() - base) / 2**30
+        with measured(device) as step:
+            loss = fn(grads, labels)
+            loss.backward()
+        peak = step['peak_gib']
         if i >= 2:
-            times.append((clock(device) - start) * 1e3)
+            times.append(step['ms'])
     return dict(
         ms=statistics.median(times),
         peak_gib=peak,
@@ -134,15 +128,12 @@ def peak_of(variant: str, batch, classes, size, members) -> None:
 
 
 def cpu_peak_gib(variant: str, batch, classes, size, members) -> float:
-    out = subprocess.run(
-        [sys.executable, __file__, '--peak-of', variant]
+    return peak_in_fresh_process(
+        __file__,
+        ['--peak-of', variant]
         + ['--batch', str(batch), '--classes', str(classes)]
         + ['--size', str(size), '--members', str(members)],
-        check=True,
-        capture_output=True,
-        text=True,
     )
-    return float(out.stdout.split()[-1])
 
 
 def main() -> None:

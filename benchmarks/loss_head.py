@@ -33,7 +33,6 @@ import json
 import os
 import os.path as osp
 import statistics
-import subprocess
 import sys
 
 import torch
@@ -41,8 +40,9 @@ import torch
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 from bench_utils import (  # noqa: E402
-    clock,
     device_label,
+    measured,
+    peak_in_fresh_process,
     proc_status_gib,
     reset_peak_rss,
 )
@@ -134,17 +134,11 @@ def run_variant(pair, variant, inputs, device, iters: int, amp) -> dict:
     times, peak = [], None
     for i in range(iters + 1):
         leaves = [z.detach().requires_grad_() for z in logits]
-        if device.type == 'cuda':
-            torch.cuda.synchronize()
-            torch.cuda.reset_peak_memory_stats()
-            base = torch.cuda.memory_allocated()
-        start = clock(device)
-        loss_of(pair, variant, leaves, labels, samples, amp).backward()
-        if device.type == 'cuda':
-            torch.cuda.synchronize()
-            peak = (torch.cuda.max_memory_allocated() - base) / 2**30
+        with measured(device) as step:
+            loss_of(pair, variant, leaves, labels, samples, amp).backward()
+        peak = step['peak_gib']
         if i >= 1:
-            times.append((clock(device) - start) * 1e3)
+            times.append(step['ms'])
     return dict(ms=statistics.median(times), peak_gib=peak)
 
 
@@ -162,16 +156,13 @@ def peak_of(args) -> None:
 
 
 def cpu_peak_gib(args, variant: str) -> float:
-    out = subprocess.run(
-        [sys.executable, __file__, '--peak-of', variant]
+    return peak_in_fresh_process(
+        __file__,
+        ['--peak-of', variant]
         + ['--batch', str(args.batch), '--size', str(args.size)]
         + ['--configs', *args.configs]
         + (['--amp'] if args.amp else []),
-        check=True,
-        capture_output=True,
-        text=True,
     )
-    return float(out.stdout.split()[-1])
 
 
 def main() -> None:

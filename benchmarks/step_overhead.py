@@ -22,7 +22,6 @@ import json
 import os
 import os.path as osp
 import statistics
-import subprocess
 import sys
 
 import torch
@@ -32,6 +31,7 @@ sys.path.insert(0, ROOT)
 from bench_utils import (  # noqa: E402
     clock,
     device_label,
+    peak_in_fresh_process,
     proc_status_gib,
     reset_peak_rss,
 )
@@ -132,15 +132,12 @@ def cpu_step_peak_gib(args, label: str) -> float:
     """Growth of the resident size during one step of ``label``, measured
     in a fresh process after a warm-up step (model, optimizer state and
     gradients already allocated)."""
-    out = subprocess.run(
-        [sys.executable, __file__, '--peak-of', label]
+    return peak_in_fresh_process(
+        __file__,
+        ['--peak-of', label]
         + ['--batch', str(args.batch), '--size', str(args.size)]
         + ['--configs', *args.configs],
-        check=True,
-        capture_output=True,
-        text=True,
     )
-    return float(out.stdout.split()[-1])
 
 
 def optim(model) -> OptimWrapper:

@@ -25,7 +25,7 @@ from ._checks import (
     class_dim_index,
     element_shape,
 )
-from .masked_kl import NORMALIZE_MODES
+from .masked_kl import NORMALIZE_MODES, scale_terms
 
 #: MATLAB's ``eps``, the value used by the saliency benchmark code.
 MATLAB_EPS = 2.2204e-16
@@ -129,14 +129,4 @@ def distribution_kl_terms(
         rows.append(torch.stack(row))
     terms = torch.stack(rows)
 
-    if normalize == 'all':
-        count = elem_shape.numel() if valid is None else valid.sum()
-    elif normalize == 'masked':
-        count = taught.sum()
-    else:
-        count = 1
-    if isinstance(count, Tensor):
-        count = count.clamp_min(1).to(terms.dtype)
-    else:
-        count = max(count, 1)
-    return terms / count
+    return scale_terms(terms, 1.0, normalize, valid, taught)
