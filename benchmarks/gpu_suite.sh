@@ -12,6 +12,10 @@ card=$(python3 -c 'import torch; print(torch.cuda.get_device_name().split()[-1].
 R50=mmseg::upernet/upernet_r50_4xb4-160k_ade20k-512x512.py
 SWIN=mmseg::swin/swin-tiny-patch4-window7-in1k-pre_upernet_8xb2-160k_ade20k-512x512.py
 nvidia-smi --query-gpu=name,memory.total --format=csv > "$OUT_DIR/gpu.txt"
+# Correctness on the GPU first (float32 and float16 logits vs float64 CPU);
+# a failure is recorded, the benchmarks still run.
+python3 benchmarks/kd_correctness.py --device cuda \
+    2>&1 | grep -v -i warn | tee "$OUT_DIR/kd_correctness_$card.txt" || true
 python3 benchmarks/step_overhead.py --device cuda --size 512 --batch 4 \
     --iters 10 --configs "$R50" "$SWIN" \
     --out "$OUT_DIR/step_overhead_cuda_$card.json" \

@@ -1,0 +1,152 @@
+"""The one-pass CE + KD function on a device against a float64 CPU formula.
+
+Runs :func:`bikd_mm.core.ce_and_masked_kl_terms` on ``--device`` (float32,
+and float16 / bfloat16 logits as autocast produces them) for N = 2 and 3
+members, per-pixel and per-image selection, temperature 1 and 2, with and
+without a detached teacher, and compares the per-pixel CE, the KD terms
+and the gradients of a weighted sum of both with the straightforward
+formula (``F.cross_entropy``, element-wise KL maps, float masks) computed
+in float64 on the CPU. Prints one row per case and exits non-zero if a
+difference exceeds its tolerance. The unit tests cover the same on CPU;
+this script is for accelerators.
+
+Usage::
+
+    python benchmarks/kd_correctness.py --device cuda
+"""
+
+import argparse
+import itertools
+import os.path as osp
+import sys
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from bench_utils import device_label  # noqa: E402
+
+from bikd_mm.core import (  # noqa: E402
+    ce_and_masked_kl_terms,
+    select_teachers,
+)
+
+IGNORE = 255
+# Relative tolerance per logits dtype (largest difference / largest value).
+TOLERANCE = {
+    torch.float32: 1e-4,
+    torch.float16: 1e-2,
+    torch.bfloat16: 5e-2,
+}
+
+
+def direct(logits, labels, granularity, temperature, detach_teacher):
+    """float64 reference: CE maps, teachers, [N, N] KD terms."""
+    valid = labels != IGNORE
+    ce = torch.stack(
+        [
+            F.cross_entropy(z, labels, ignore_index=IGNORE, reduction='none')
+            for z in logits
+        ]
+    )
+    if granularity == 'pixel':
+        teacher = select_teachers(ce.detach(), False, valid=valid)
+    else:
+        mean = (ce.detach() * valid).flatten(2).sum(2) / valid.flatten(1).sum(
+            1
+        )
+        teacher = select_teachers(mean, False)[:, None, None]
+        teacher = teacher.expand_as(labels).masked_fill(~valid, -1)
+    lps = [F.log_softmax(z / temperature, 1) for z in logits]
+    n = len(logits)
+    terms = torch.zeros(n, n, dtype=logits[0].dtype)
+    for t in range(n):
+        lp_t = lps[t].detach() if detach_teacher else lps[t]
+        for s in range(n):
+            if s == t:
+                continue
+            kl = (lp_t.exp() * (lp_t - lps[s])).sum(1)
+            mask = ((teacher == t) & valid).to(kl.dtype)
+            terms[t, s] = (kl * mask).sum() / valid.sum()
+    return ce, terms * temperature**2
+
+
+def run_case(device, dtype, n, granularity, temperature, detach_teacher):
+    gen = torch.Generator().manual_seed(n + 10 * int(temperature))
+    shape = (2, 19, 24, 40)
+    base = [torch.randn(shape, generator=gen) * 3 for _ in range(n)]
+    labels = torch.randint(0, shape[1], (2, *shape[2:]), generator=gen)
+    labels[:, :3] = IGNORE
+    # Both sides see exactly the same logit values.
+    base = [z.to(dtype).to(torch.float64) for z in base]
+    ref_z = [z.clone().requires_grad_() for z in base]
+    dev_z = [z.to(device, dtype).requires_grad_() for z in base]
+    dev_labels = labels.to(device)
+    valid = dev_labels != IGNORE
+
+    def select(ce):
+        if granularity == 'pixel':
+            return select_teachers(ce, False)
+        mean = (ce * valid).flatten(2).sum(2) / valid.flatten(1).sum(1)
+        return select_teachers(mean, False)[:, None, None].expand_as(
+            dev_labels
+        )
+
+    ce, terms, _, _ = ce_and_masked_kl_terms(
+        dev_z,
+        dev_labels,
+        select,
+        temperature=temperature,
+        detach_teacher=detach_teacher,
+        per_element=granularity == 'pixel',
+        chunk_elements=2**14,
+    )
+    ref_ce, ref_terms = direct(
+        ref_z, labels, granularity, temperature, detach_teacher
+    )
+    weights = torch.arange(1.0, n * n + 1).reshape(n, n)
+    (ce.sum() / 100 + (terms * weights.to(device)).sum()).backward()
+    (
+        ref_ce.sum() / 100 + (ref_terms * weights.to(torch.float64)).sum()
+    ).backward()
+
+    def rel(a, b):
+        a = a.detach().double().cpu()
+        return ((a - b.detach()).abs().max() / b.detach().abs().max()).item()
+
+    return dict(
+        ce=rel(ce, ref_ce),
+        terms=rel(terms, ref_terms),
+        grad=max(rel(z.grad, r.grad) for z, r in zip(dev_z, ref_z)),
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        '--device', default='cuda' if torch.cuda.is_available() else 'cpu'
+    )
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    half = torch.float16 if device.type == 'cuda' else torch.bfloat16
+    print(f'device: {device_label(device)}')
+    print('| dtype | N | selection | T | detach | CE | terms | grad | ok |')
+    print('| --- | --- | --- | --- | --- | --- | --- | --- | --- |')
+    failed = 0
+    for dtype, n, granularity, temperature, detach in itertools.product(
+        (torch.float32, half), (2, 3), ('pixel', 'image'), (1.0, 2.0), (0, 1)
+    ):
+        diff = run_case(device, dtype, n, granularity, temperature, detach)
+        ok = max(diff.values()) <= TOLERANCE[dtype]
+        failed += not ok
+        print(
+            f'| {str(dtype)[6:]} | {n} | {granularity} | {temperature:g} '
+            f'| {bool(detach)} | {diff["ce"]:.1e} | {diff["terms"]:.1e} '
+            f'| {diff["grad"]:.1e} | {"yes" if ok else "NO"} |'
+        )
+    print(f'{failed} case(s) beyond tolerance')
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == '__main__':
+    main()
