@@ -31,13 +31,16 @@ class BiKDSegmentor(BaseBiKDModel):
                     adapter.forward_train(member_m) -> own losses, logits_m
                     (Mask2Former: the log of its per-pixel class
                     distribution, from the same forward)
-                -> per-pixel task loss of each member (CE vs. label);
-                   selection_loss='task_loss': each Mask2Former member's
-                   total loss per image
-                -> select_teachers (lowest loss teaches, per pixel or image)
-                -> masked_kl_terms(logits, teacher): KL(p_t || p_s)
+                -> ce_and_masked_kl_terms, in one chunked pass over the
+                   logits: per-pixel CE of each member (also the decode
+                   loss of plain-CE members at label resolution),
+                   select_teachers (lowest loss teaches, per pixel or
+                   image; selection_loss='task_loss': each Mask2Former
+                   member's total loss per image), KL(p_t || p_s) where
+                   t teaches
         train_step(): sum of all losses -> one backward
-                      -> every member's optimizer steps
+                      -> every member's optimizer steps (together every
+                      accumulative_counts-th iteration)
 
     Args:
         members (list[dict]): Member descriptions: ``name``, ``config`` (a
