@@ -109,6 +109,17 @@ def test_override_per_member_and_replacing_a_dict():
             r"'clip_grads' is not a key of member 'm2f'.*OptimWrapper",
         ),
         (
+            dict(clip_grad=dict(max_norms=1.0)),
+            KeyError,
+            r"'m2f': clip_grad \['max_norms'\] are not among .*'max_norm'",
+        ),
+        (
+            dict(paramwise_cfg=dict(norm_decay_mul=0.0)),
+            KeyError,
+            r"'m2f': paramwise_cfg \['norm_decay_mul'\] are not read by "
+            r'DefaultOptimWrapperConstructor',
+        ),
+        (
             dict(m2ff=REFERENCE),
             KeyError,
             r"'m2ff' is not a key .*members: \['m2f', 'cnn'\]",

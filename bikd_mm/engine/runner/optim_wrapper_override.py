@@ -27,6 +27,24 @@ OVERRIDE_KEY = 'optim_wrapper_override'
 DELETE = '_delete_'
 # Keys of a wrapper config that are not arguments of the wrapper class.
 WRAPPER_CONFIG_KEYS = {'type', 'optimizer', 'constructor', 'paramwise_cfg'}
+# paramwise_cfg keys that mmengine's DefaultOptimWrapperConstructor reads.
+DEFAULT_PARAMWISE_KEYS = {
+    'custom_keys',
+    'bias_lr_mult',
+    'bias_decay_mult',
+    'norm_decay_mult',
+    'dwconv_decay_mult',
+    'flat_decay_mult',
+    'bypass_duplicate',
+    'dcn_offset_lr_mult',
+}
+# clip_grad keys per clipping type: the arguments of
+# torch.nn.utils.clip_grad_norm_ / clip_grad_value_ besides the
+# parameters, and 'type'.
+CLIP_GRAD_KEYS = {
+    'norm': {'type', 'max_norm', 'norm_type', 'error_if_nonfinite', 'foreach'},
+    'value': {'type', 'clip_value', 'foreach'},
+}
 
 
 def merge(base, override: dict) -> dict:
@@ -96,6 +114,7 @@ def _check(
                 f'optim_wrapper nor an argument of {wrapper_cls.__name__} '
                 f'(its keys: {sorted(own)}; members: {names})'
             )
+    _check_nested(name, override, merged)
     optimizer = merged.get('optimizer')
     if 'optimizer' not in override or not isinstance(optimizer, dict):
         return
@@ -117,6 +136,38 @@ def _check(
             f'{OVERRIDE_KEY}: member {name!r}: optimizer.{key} is not an '
             f'argument of {optim_cls.__name__} ({origin})'
         )
+
+
+def _check_nested(name: str, override: dict, merged: dict) -> None:
+    """Refuse ``clip_grad`` keys the clipping function does not take, and
+    ``paramwise_cfg`` keys mmengine's default constructor does not read
+    (other constructors read their own keys and are not checked)."""
+    clip = override.get('clip_grad')
+    if isinstance(clip, dict) and isinstance(merged.get('clip_grad'), dict):
+        kind = merged['clip_grad'].get('type', 'norm')
+        known = CLIP_GRAD_KEYS.get(kind)
+        unknown = sorted(set(clip) - {DELETE} - (known or set()))
+        if known is None or unknown:
+            raise KeyError(
+                f'{OVERRIDE_KEY}: member {name!r}: clip_grad '
+                + (
+                    f'type {kind!r} is neither "norm" nor "value"'
+                    if known is None
+                    else f'{unknown} are not among {sorted(known)}'
+                )
+            )
+    paramwise = override.get('paramwise_cfg')
+    constructor = merged.get('constructor', 'DefaultOptimWrapperConstructor')
+    if isinstance(paramwise, dict) and constructor == (
+        'DefaultOptimWrapperConstructor'
+    ):
+        unknown = sorted(set(paramwise) - {DELETE} - DEFAULT_PARAMWISE_KEYS)
+        if unknown:
+            raise KeyError(
+                f'{OVERRIDE_KEY}: member {name!r}: paramwise_cfg {unknown} '
+                'are not read by DefaultOptimWrapperConstructor (it reads '
+                f'{sorted(DEFAULT_PARAMWISE_KEYS)})'
+            )
 
 
 def apply_override(wrappers: dict, override: dict) -> dict:
