@@ -446,9 +446,8 @@ class BiKDSegmentor(BaseBiKDModel):
         CE ``[N, B, H, W]`` or the configured selection loss."""
         names = self.member_names
         valid = labels != self.ignore_index
-        if self.fixed_teacher is not None:
-            teacher = torch.full_like(labels, names.index(self.fixed_teacher))
-            return teacher.masked_fill(~valid, -1)
+        if self._selects_per_pixel():
+            return self._select_per_pixel(ce).masked_fill(~valid, -1)
         if self.selection_loss == 'task_loss':
             if not image_task_loss:
                 raise ValueError(
@@ -458,7 +457,7 @@ class BiKDSegmentor(BaseBiKDModel):
             task = torch.stack([image_task_loss[n] for n in names])
         else:
             task = self._selection_scores(aligned, ce, labels)
-        if self.granularity == 'pixel':
+        if self.granularity == 'pixel':  # by BCE (selection_loss='bce_dice')
             return select_teachers(
                 task, higher_is_better=False, valid=valid, tie=self.tie
             )
