@@ -5,6 +5,8 @@ from torch import Tensor
 
 from bikd_mm.core import bce_dice_loss
 
+from .loss_name import check_loss_name
+
 REDUCTIONS = ('none', 'image', 'mean')
 
 
@@ -43,15 +45,10 @@ class BCEDiceLoss(nn.Module):
                 f'BCEDiceLoss: reduction must be one of '
                 f'{REDUCTIONS}, got {reduction!r}'
             )
-        if not loss_name.startswith('loss_'):
-            raise ValueError(
-                f'BCEDiceLoss: loss_name must start with '
-                f'"loss_", got {loss_name!r}'
-            )
         self.reduction = reduction
         self.smooth = smooth
         self.loss_weight = loss_weight
-        self._loss_name = loss_name
+        self._loss_name = check_loss_name(loss_name, 'BCEDiceLoss')
 
     def forward(
         self,

@@ -4,6 +4,8 @@ import torch.nn.functional as F
 from mmseg.registry import MODELS
 from torch import Tensor
 
+from .loss_name import check_loss_name
+
 
 @MODELS.register_module()
 class ClassWeightedCrossEntropyLoss(nn.Module):
@@ -44,14 +46,11 @@ class ClassWeightedCrossEntropyLoss(nn.Module):
                 'ClassWeightedCrossEntropyLoss: class_weight must be >= 0 '
                 f'with at least one positive weight, got {class_weight!r}'
             )
-        if not loss_name.startswith('loss_'):
-            raise ValueError(
-                'ClassWeightedCrossEntropyLoss: loss_name must start with '
-                f'"loss_", got {loss_name!r}'
-            )
         self.register_buffer('class_weight', weights, persistent=False)
         self.loss_weight = loss_weight
-        self._loss_name = loss_name
+        self._loss_name = check_loss_name(
+            loss_name, 'ClassWeightedCrossEntropyLoss'
+        )
 
     def forward(
         self,

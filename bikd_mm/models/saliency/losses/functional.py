@@ -104,13 +104,3 @@ def check_reduction(reduction: str) -> str:
             f'reduction must be one of {REDUCTIONS}, got {reduction!r}'
         )
     return reduction
-
-
-def check_loss_name(loss_name: str) -> str:
-    """Raise ValueError unless ``loss_name`` starts with ``loss_``."""
-    if not loss_name.startswith('loss_'):
-        raise ValueError(
-            f'loss_name must start with "loss_" (mmengine sums only those '
-            f'keys), got {loss_name!r}'
-        )
-    return loss_name

@@ -2,10 +2,10 @@ import torch.nn as nn
 from torch import Tensor
 
 from bikd_mm.core.distribution_kl import MATLAB_EPS
+from bikd_mm.models.losses.loss_name import check_loss_name
 from bikd_mm.registry import MODELS
 
 from .functional import (
-    check_loss_name,
     check_reduction,
     reduce_values,
     saliency_cc,
