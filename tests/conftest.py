@@ -2,13 +2,17 @@
 
 Every test runs with ``BIKD_DATA_ROOT`` and torch's hub cache in temporary
 folders, so nothing reads or writes the user's caches and nothing is
-downloaded.
+downloaded. Triton kernels run in Triton's interpreter.
 """
 
 import os
 import os.path as osp
 
-import pytest
+# The Triton kernels are checked on CPU in Triton's interpreter, which
+# triton.jit selects from this variable when Triton is imported.
+os.environ.setdefault('TRITON_INTERPRET', '1')
+
+import pytest  # noqa: E402
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SMALL_SEG = dict(num_train=24, num_val=8)

@@ -6,7 +6,9 @@ does the task best there distils its prediction into the others.
 
 Building blocks:
 
-- :func:`select_teachers`: teaching member per element from scores.
+- :func:`select_teachers`: teaching member per element from scores;
+  :class:`LowestScoreRule`: the lowest score (or one member) teaches, as a
+  declared per-element rule.
 - :func:`gt_confidence`: classification score, the probability of the
   ground truth.
 - :func:`pixel_cross_entropy`, :func:`per_image_mean`,
@@ -17,7 +19,8 @@ Building blocks:
   of a mask-classification model (Mask2Former).
 - :func:`ce_and_masked_kl_terms`: per-element CE, teacher selection and
   masked KL of dense members in one pass over their logits, keeping only
-  the logits for the backward pass.
+  the logits for the backward pass; for a pair with a per-element rule
+  also as fused Triton kernels (:mod:`.ce_masked_kl_triton`).
 - :func:`mutual_kl_terms`: every member distilling into every other on
   every element (Deep Mutual Learning), the unmasked baseline.
 
@@ -46,11 +49,12 @@ from .distribution_kl import (
 from .mask_classification import mask_classification_log_probs
 from .masked_kl import binary_to_two_class, masked_kl, masked_kl_terms
 from .mutual_kl import mutual_kl_terms
-from .selection import select_teachers
+from .selection import LowestScoreRule, select_teachers
 from .task_losses import bce_dice_loss, per_image_mean, pixel_cross_entropy
 
 __all__ = [
     'ce_and_masked_kl_terms',
+    'LowestScoreRule',
     'MATLAB_EPS',
     'distribution_kl',
     'distribution_kl_terms',

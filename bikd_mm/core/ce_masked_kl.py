@@ -49,6 +49,8 @@ from .kl_sums import (
 )
 from .masked_kl import check_kl_options, scale_terms
 
+KERNELS = ('torch', 'triton', 'auto')
+
 #: Values per member in one chunk: each chunk-sized temporary is 32 MiB in
 #: float32, a handful of them live at once.
 DEFAULT_FUSED_CHUNK_ELEMENTS = 2**23
@@ -208,6 +210,7 @@ def ce_and_masked_kl_terms(
     per_element: bool = False,
     predict: bool | Sequence[bool] = True,
     chunk_elements: int = DEFAULT_FUSED_CHUNK_ELEMENTS,
+    kernel: str = 'torch',
 ) -> tuple[Tensor, Tensor, Tensor, list]:
     """Per-element CE, teachers, masked KL terms and predictions.
 
@@ -245,7 +248,15 @@ def ce_and_masked_kl_terms(
         predict (bool | Sequence[bool]): For which members to return the
             top-1 class per element (one bool for all). Defaults to True.
         chunk_elements (int): Largest number of values per member that one
-            chunk touches.
+            chunk touches (PyTorch path).
+        kernel (str): ``'torch'`` (chunked PyTorch, any case),
+            ``'triton'`` (the kernels of
+            :mod:`~bikd_mm.core.ce_masked_kl_triton`: two members, class
+            dimension 1, ``per_element`` with a
+            :class:`~bikd_mm.core.selection.LowestScoreRule` as
+            ``select``; on CPU tensors they run in Triton's slow
+            interpreter) or ``'auto'`` (Triton for CUDA tensors it
+            supports, else PyTorch). Defaults to ``'torch'``.
 
     Returns:
         tuple: ``ce`` ``[N, *E]`` (differentiable), ``terms`` ``[N, N]``
@@ -256,7 +267,9 @@ def ce_and_masked_kl_terms(
     Raises:
         TypeError: If ``labels`` is not an integer tensor.
         ValueError: If shapes mismatch, ``temperature <= 0``,
-            ``normalize`` is unknown or ``select`` returns another shape.
+            ``normalize`` is unknown, ``select`` returns another shape or
+            ``kernel='triton'`` cannot compute the call (the message says
+            why).
     """
     members = check_members(logits, 'logits')
     class_dim = class_dim_index(members[0].dim(), class_dim, 'logits')
@@ -271,6 +284,8 @@ def ce_and_masked_kl_terms(
         raise ValueError(
             f'predict has {len(predict)} entries for {len(members)} members'
         )
+    if kernel not in KERNELS:
+        raise ValueError(f'kernel must be one of {KERNELS}, got {kernel!r}')
     opts = dict(
         select=select,
         per_element=per_element,
@@ -281,9 +296,31 @@ def ce_and_masked_kl_terms(
         detach_teacher=detach_teacher,
         chunk_elements=chunk_elements,
     )
-    ce, sums, teacher, *preds = _CEAndMaskedKL.apply(
-        labels.long(), opts, *members
-    )
+    if _use_triton(kernel, members, opts):
+        from .ce_masked_kl_triton import pair_ce_and_masked_kl
+
+        ce, sums, teacher, *preds = pair_ce_and_masked_kl(
+            members, labels.long(), opts
+        )
+        preds = [p if want else None for p, want in zip(preds, predict)]
+    else:
+        ce, sums, teacher, *preds = _CEAndMaskedKL.apply(
+            labels.long(), opts, *members
+        )
     valid = None if ignore_index is None else labels != ignore_index
     terms = scale_terms(sums, temperature, normalize, valid, teacher >= 0)
     return ce, terms, teacher, preds
+
+
+def _use_triton(kernel: str, members: list, opts: dict) -> bool:
+    """Whether ``kernel`` means the Triton kernels for this call."""
+    if kernel == 'torch' or (kernel == 'auto' and not members[0].is_cuda):
+        return False
+    from .ce_masked_kl_triton import unsupported_reason
+
+    reason = unsupported_reason(
+        members, opts['class_dim'], opts['per_element'], opts['select']
+    )
+    if kernel == 'triton' and reason is not None:
+        raise ValueError(f"kernel='triton' cannot run this call: {reason}")
+    return reason is None

@@ -8,6 +8,8 @@ confidence, or a task loss) into the index of that member.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import Tensor
 
@@ -107,3 +109,50 @@ def select_teachers(
     if valid is not None:
         teacher = teacher.masked_fill(~valid, -1)
     return teacher
+
+
+@dataclass(frozen=True)
+class LowestScoreRule:
+    """Per-element teacher rule: the lowest score teaches, or one member.
+
+    Called on scores ``[N, *E]`` (e.g. per-pixel cross-entropies) it
+    returns :func:`select_teachers` with ``higher_is_better=False`` and
+    ``tie``, or ``fixed`` everywhere when it is set. Being a declared rule
+    rather than any function, it also tells
+    :func:`~bikd_mm.core.ce_and_masked_kl_terms` that its Triton kernels
+    can apply it.
+
+    Args:
+        tie (str): Tie rule of :func:`select_teachers`. Defaults to
+            ``'auto'``.
+        fixed (int, optional): Index of the member that teaches every
+            element (one-way distillation). Defaults to None.
+    """
+
+    tie: str = 'auto'
+    fixed: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.tie not in TIE_MODES:
+            raise ValueError(
+                f'tie must be one of {TIE_MODES}, got {self.tie!r}'
+            )
+        if self.fixed is not None and (
+            isinstance(self.fixed, bool)
+            or not isinstance(self.fixed, int)
+            or self.fixed < 0
+        ):
+            raise ValueError(
+                f'fixed must be a member index >= 0, got {self.fixed!r}'
+            )
+
+    def resolved_tie(self, num: int) -> str:
+        """The tie rule for ``num`` members (``'auto'`` resolved)."""
+        if self.tie != 'auto':
+            return self.tie
+        return 'last' if num == 2 else 'none'
+
+    def __call__(self, scores: Tensor) -> Tensor:
+        if self.fixed is not None:
+            return torch.full_like(scores[0], self.fixed, dtype=torch.long)
+        return select_teachers(scores, higher_is_better=False, tie=self.tie)

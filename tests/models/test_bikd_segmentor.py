@@ -358,3 +358,66 @@ def test_kd_at_label_resolution_saves_what_the_stock_loss_saves():
     assert pair._shared_ce_members() == {'cnn', 'swin'}
     assert _label_size_saved(stock, logits, shape) == 2
     assert _label_size_saved(with_kd, logits, shape) == 2
+
+
+@pytest.mark.parametrize(
+    'options',
+    [
+        dict(kd_resolution='labels'),
+        dict(kd_resolution='logits', temperature=2.0),
+        dict(kd_resolution='labels', fixed_teacher='swin'),
+    ],
+)
+def test_triton_kernel_gives_the_torch_losses(options, monkeypatch):
+    """kd_kernel='triton' (Triton's interpreter on CPU) gives the losses,
+    accuracies, teach shares and gradients of the PyTorch path."""
+    import bikd_mm.core.ce_masked_kl_triton as kernels
+
+    calls = []
+    run = kernels.pair_ce_and_masked_kl
+
+    def counted(*args):
+        calls.append(1)
+        return run(*args)
+
+    monkeypatch.setattr(kernels, 'pair_ce_and_masked_kl', counted)
+    torch.manual_seed(0)
+    fused = build_pair(kd_kernel='triton', **options)
+    plain = build_pair(kd_kernel='torch', **options)
+    plain.load_state_dict(fused.state_dict())
+    fused.eval()
+    plain.eval()
+    raw = fake_batch(size=32)
+    got = fused(**fused.data_preprocessor(raw, True), mode='loss')
+    assert len(calls) == 1
+    want = plain(**plain.data_preprocessor(raw, True), mode='loss')
+    assert len(calls) == 1
+    assert set(got) == set(want)
+    for key in want:
+        torch.testing.assert_close(got[key], want[key])
+    grads = []
+    for pair, losses in ((fused, got), (plain, want)):
+        total = sum(v for k, v in losses.items() if 'loss' in k)
+        params = [p for p in pair.parameters() if p.requires_grad]
+        grads.append(torch.autograd.grad(total, params, allow_unused=True))
+    for g, w in zip(*grads):
+        if w is None:
+            assert g is None
+        else:
+            torch.testing.assert_close(g, w, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    'members, options, match',
+    [
+        (3, dict(), 'two members'),
+        (2, dict(selection='all'), "selection='best'"),
+        (2, dict(granularity='image'), "granularity='image'"),
+        (2, dict(kd_kernel='cuda'), 'kd_kernel must be one of'),
+    ],
+)
+def test_kd_kernel_is_checked_when_built(members, options, match):
+    names = [member('a', 'cnn'), member('b', 'swin'), member('c', 'cnn')]
+    options.setdefault('kd_kernel', 'triton')
+    with pytest.raises(ValueError, match=match):
+        build_pair(names[:members], **options)

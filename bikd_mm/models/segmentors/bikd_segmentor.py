@@ -4,11 +4,13 @@ from mmseg.registry import MODELS
 from torch import Tensor
 
 from bikd_mm.core import (
+    LowestScoreRule,
     ce_and_masked_kl_terms,
     per_image_mean,
     pixel_cross_entropy,
     select_teachers,
 )
+from bikd_mm.core.ce_masked_kl import KERNELS
 from bikd_mm.models.base_bikd_model import BaseBiKDModel
 from bikd_mm.models.losses.bce_dice_loss import BCEDiceLoss
 from bikd_mm.models.segmentors.member_adapters import build_adapter
@@ -88,6 +90,14 @@ class BiKDSegmentor(BaseBiKDModel):
         fixed_teacher (str, optional): Name of a member that teaches every
             valid pixel and is frozen (one-way distillation from a fixed
             teacher). Defaults to None.
+        kd_kernel (str): How the CE, per-pixel teachers and KL of
+            ``selection='best'`` are computed: ``'torch'`` (chunked
+            PyTorch, every case), ``'triton'`` (fused Triton kernels: two
+            members, teacher per pixel by the lowest CE or
+            ``fixed_teacher``; an error otherwise) or ``'auto'`` (the
+            kernels where they apply to CUDA logits, else PyTorch). See
+            :func:`bikd_mm.core.ce_and_masked_kl_terms`. Defaults to
+            ``'torch'``.
         data_preprocessor (dict, optional): Preprocessor of the pair; it
             only moves data to the device, each member normalises itself.
         init_cfg (dict, optional): Initialisation config.
@@ -109,10 +119,16 @@ class BiKDSegmentor(BaseBiKDModel):
         tie: str = 'auto',
         selection: str = 'best',
         fixed_teacher: str | None = None,
+        kd_kernel: str = 'torch',
         data_preprocessor: dict | None = None,
         init_cfg: dict | None = None,
     ):
         super().__init__(members, data_preprocessor, init_cfg)
+        if kd_kernel not in KERNELS:
+            raise ValueError(
+                f'kd_kernel must be one of {KERNELS}, got {kd_kernel!r}'
+            )
+        self.kd_kernel = kd_kernel
         self._set_transfer(selection, fixed_teacher)
         if granularity not in GRANULARITIES:
             raise ValueError(
@@ -148,6 +164,7 @@ class BiKDSegmentor(BaseBiKDModel):
         }
         self._check_compatible()
         self._check_selection_loss()
+        self._check_kd_kernel()
 
     def _check_compatible(self) -> None:
         names = self.member_names
@@ -165,6 +182,25 @@ class BiKDSegmentor(BaseBiKDModel):
             )
         self.num_classes = classes[names[0]]
         self.ignore_index = ignore[names[0]]
+
+    def _check_kd_kernel(self) -> None:
+        """``kd_kernel='triton'`` only where the kernels apply."""
+        if self.kd_kernel != 'triton':
+            return
+        num = len(self.member_names)
+        if num != 2 or self.selection != 'best':
+            raise ValueError(
+                "kd_kernel='triton' takes two members with "
+                f"selection='best'; got {num} members, selection="
+                f'{self.selection!r} (use kd_kernel=\'auto\' or \'torch\')'
+            )
+        if not self._selects_per_pixel():
+            raise ValueError(
+                "kd_kernel='triton' needs the teacher per pixel by the CE "
+                "(granularity='pixel', selection_loss='ce') or a "
+                f'fixed_teacher; got granularity={self.granularity!r}, '
+                f'selection_loss={self.selection_loss!r}'
+            )
 
     def _check_selection_loss(self) -> None:
         per_pixel = [
@@ -380,10 +416,11 @@ class BiKDSegmentor(BaseBiKDModel):
         ce, terms, teacher, preds = ce_and_masked_kl_terms(
             class_logits,
             labels,
-            self._select_per_pixel if per_element else select,
+            self._pixel_rule() if per_element else select,
             ignore_index=self.ignore_index,
             per_element=per_element,
             predict=predict,
+            kernel=self.kd_kernel,
             **self._kl_options(),
         )
         num_valid = (labels != self.ignore_index).sum().clamp(min=1)
@@ -427,13 +464,14 @@ class BiKDSegmentor(BaseBiKDModel):
             self.granularity == 'pixel' and self.selection_loss == 'ce'
         )
 
-    def _select_per_pixel(self, ce: Tensor) -> Tensor:
-        """Teachers of any block of pixels from their CE ``[N, ...]``
-        (ignored pixels are dropped by the caller)."""
-        if self.fixed_teacher is not None:
-            index = self.member_names.index(self.fixed_teacher)
-            return torch.full_like(ce[0], index, dtype=torch.long)
-        return select_teachers(ce, higher_is_better=False, tie=self.tie)
+    def _pixel_rule(self) -> LowestScoreRule:
+        """The teacher of each pixel from the members' CE there, as a
+        declared rule (the Triton kernels apply it themselves)."""
+        fixed = self.fixed_teacher
+        return LowestScoreRule(
+            tie=self.tie,
+            fixed=None if fixed is None else self.member_names.index(fixed),
+        )
 
     def _select(
         self,
@@ -447,7 +485,7 @@ class BiKDSegmentor(BaseBiKDModel):
         names = self.member_names
         valid = labels != self.ignore_index
         if self._selects_per_pixel():
-            return self._select_per_pixel(ce).masked_fill(~valid, -1)
+            return self._pixel_rule()(ce).masked_fill(~valid, -1)
         if self.selection_loss == 'task_loss':
             if not image_task_loss:
                 raise ValueError(

@@ -1,0 +1,239 @@
+"""The Triton kernels of ce_and_masked_kl_terms (two members, per-element
+teacher), run in Triton's interpreter on CPU: equal to the direct formulas
+in value and gradient."""
+
+import pytest
+import torch
+
+from bikd_mm.core import ce_and_masked_kl_terms
+from bikd_mm.core.selection import LowestScoreRule
+
+from .test_core_ce_masked_kl import IGNORE, direct, labels_for
+
+
+def make_logits(shape, seed=0, dtype=torch.float32):
+    gen = torch.Generator().manual_seed(seed)
+    return [
+        torch.randn(shape, generator=gen).to(dtype).requires_grad_()
+        for _ in range(2)
+    ]
+
+
+def check(logits, labels, rule, ignore_index=IGNORE, **options):
+    """Triton kernels vs F.cross_entropy, the rule and F.kl_div maps (the
+    reference of tests/core), values and gradients of every output."""
+    ce, terms, teacher, preds = ce_and_masked_kl_terms(
+        logits,
+        labels,
+        rule,
+        ignore_index=ignore_index,
+        per_element=True,
+        kernel='triton',
+        **options,
+    )
+    wide = [z.detach().double().requires_grad_() for z in logits]
+    if ignore_index is None:
+        ref_labels = labels
+    else:
+        ref_labels = torch.where(labels == ignore_index, IGNORE, labels)
+    ref_ce, ref_terms, ref_teacher = direct(wide, ref_labels, rule, **options)
+    assert ce.dtype == terms.dtype == torch.float32
+    torch.testing.assert_close(ce, ref_ce.float(), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(terms, ref_terms.float(), rtol=1e-5, atol=1e-6)
+    assert torch.equal(teacher, ref_teacher)
+    for pred, z in zip(preds, logits):
+        assert torch.equal(pred, z.float().argmax(1))
+    w_terms = torch.tensor([[0.0, 1.7], [0.6, 0.0]])
+    gen = torch.Generator().manual_seed(3)
+    w_ce = torch.rand(ce.shape, generator=gen) + 0.5
+    out = (terms * w_terms).sum() + (ce * w_ce).sum()
+    ref = (ref_terms * w_terms.double()).sum() + (ref_ce * w_ce.double()).sum()
+    grads = torch.autograd.grad(out, logits)
+    ref_grads = torch.autograd.grad(ref, wide)
+    for grad, ref_grad, z in zip(grads, ref_grads, logits):
+        assert grad.dtype == z.dtype
+        torch.testing.assert_close(
+            grad.double(), ref_grad, rtol=1e-4, atol=1e-6
+        )
+    return teacher
+
+
+@pytest.mark.parametrize('shape', [(2, 5, 3, 7), (3, 150, 4, 5), (2, 9, 11)])
+@pytest.mark.parametrize('normalize', ['all', 'masked', 'none'])
+def test_equals_direct_formulas(shape, normalize):
+    """Class counts padded to a power of two (5, 9, 150), element counts
+    that leave a partial block, 1-d and 2-d element shapes."""
+    logits = make_logits(shape, seed=shape[1])
+    labels = labels_for((shape[0], *shape[2:]), shape[1], seed=1)
+    teacher = check(logits, labels, LowestScoreRule(), normalize=normalize)
+    valid = labels != IGNORE
+    assert (teacher[valid] == 0).any() and (teacher[valid] == 1).any()
+
+
+@pytest.mark.parametrize('temperature', [0.5, 1.0, 3.0])
+@pytest.mark.parametrize('detach_teacher', [False, True])
+def test_temperature_and_detached_teacher(temperature, detach_teacher):
+    logits = make_logits((2, 6, 4, 5), seed=4)
+    labels = labels_for((2, 4, 5), 6, seed=4)
+    check(
+        logits,
+        labels,
+        LowestScoreRule(),
+        temperature=temperature,
+        detach_teacher=detach_teacher,
+    )
+
+
+@pytest.mark.parametrize(
+    'tie, expected', [('auto', 1), ('last', 1), ('first', 0), ('none', -1)]
+)
+def test_ties(tie, expected):
+    """Equal members tie on every element."""
+    base = make_logits((2, 4, 3, 5), seed=5)[0].detach()
+    logits = [base.clone().requires_grad_() for _ in range(2)]
+    labels = labels_for((2, 3, 5), 4, seed=5)
+    teacher = check(logits, labels, LowestScoreRule(tie))
+    valid = labels != IGNORE
+    assert (teacher[valid] == expected).all()
+    assert (teacher[~valid] == -1).all()
+
+
+@pytest.mark.parametrize('fixed', [0, 1])
+def test_fixed_teacher(fixed):
+    logits = make_logits((2, 5, 4, 4), seed=6)
+    labels = labels_for((2, 4, 4), 5, seed=6)
+    teacher = check(logits, labels, LowestScoreRule(fixed=fixed))
+    valid = labels != IGNORE
+    assert (teacher[valid] == fixed).all()
+
+
+def test_without_ignore_index_and_other_ignore_value():
+    logits = make_logits((2, 5, 3, 4), seed=7)
+    labels = labels_for((2, 3, 4), 5, seed=7)
+    check(
+        logits,
+        labels.clamp(max=4),
+        LowestScoreRule(),
+        ignore_index=None,
+    )
+    check(
+        logits,
+        torch.where(labels == IGNORE, -1, labels),
+        LowestScoreRule(),
+        ignore_index=-1,
+    )
+
+
+def test_ignored_elements_get_no_gradient():
+    logits = make_logits((2, 3, 4, 4), seed=8)
+    labels = labels_for((2, 4, 4), 3, seed=8)
+    ce, terms, _, _ = ce_and_masked_kl_terms(
+        logits, labels, LowestScoreRule(), per_element=True, kernel='triton'
+    )
+    ignored = labels == IGNORE
+    assert (ce[:, ignored] == 0).all()
+    (ce.sum() + terms.sum()).backward()
+    for z in logits:
+        assert (z.grad.permute(0, 2, 3, 1)[ignored] == 0).all()
+        assert z.grad.permute(0, 2, 3, 1)[~ignored].abs().sum() > 0
+
+
+@pytest.mark.parametrize('dtype', [torch.bfloat16, torch.float16])
+def test_half_precision_logits_are_computed_in_float32(dtype):
+    logits = make_logits((2, 7, 4, 4), seed=9, dtype=dtype)
+    labels = labels_for((2, 4, 4), 7, seed=9)
+    wide = [z.detach().float().requires_grad_() for z in logits]
+    out = ce_and_masked_kl_terms(
+        logits, labels, LowestScoreRule(), per_element=True, kernel='triton'
+    )
+    ref = ce_and_masked_kl_terms(wide, labels, LowestScoreRule())
+    for value, ref_value in zip(out[:2], ref[:2]):
+        assert value.dtype == torch.float32
+        torch.testing.assert_close(value, ref_value)
+    (out[0].sum() + out[1].sum()).backward()
+    (ref[0].sum() + ref[1].sum()).backward()
+    for z, w in zip(logits, wide):
+        assert z.grad.dtype == dtype
+        torch.testing.assert_close(z.grad, w.grad.to(dtype))
+
+
+def test_only_inputs_that_need_grad_get_one():
+    logits = make_logits((2, 4, 3, 3), seed=10)
+    frozen = logits[0].detach()
+    labels = labels_for((2, 3, 3), 4, seed=10)
+    ce, terms, _, _ = ce_and_masked_kl_terms(
+        [frozen, logits[1]],
+        labels,
+        LowestScoreRule(),
+        per_element=True,
+        kernel='triton',
+    )
+    (grad,) = torch.autograd.grad(ce.sum() + terms.sum(), [logits[1]])
+    ref_ce, ref_terms, _, _ = ce_and_masked_kl_terms(
+        [frozen, logits[1]], labels, LowestScoreRule(), per_element=True
+    )
+    (ref,) = torch.autograd.grad(ref_ce.sum() + ref_terms.sum(), [logits[1]])
+    torch.testing.assert_close(grad, ref)
+
+
+def test_auto_takes_the_torch_path_on_cpu(monkeypatch):
+    """'auto' picks the kernels for CUDA tensors only."""
+    import bikd_mm.core.ce_masked_kl_triton as kernels
+
+    def refuse(*args):
+        raise AssertionError('the Triton path ran on CPU tensors')
+
+    monkeypatch.setattr(kernels, 'pair_ce_and_masked_kl', refuse)
+    logits = make_logits((2, 4, 3, 3), seed=11)
+    labels = labels_for((2, 3, 3), 4, seed=11)
+    ce_and_masked_kl_terms(
+        logits, labels, LowestScoreRule(), per_element=True, kernel='auto'
+    )
+
+
+@pytest.mark.parametrize(
+    'case, match',
+    [
+        ('three', 'two members'),
+        ('callable', 'LowestScoreRule'),
+        ('per_image', 'LowestScoreRule'),
+        ('class_dim', 'class dimension 1'),
+        ('float64', 'float64'),
+    ],
+)
+def test_triton_refuses_what_it_cannot_compute(case, match):
+    logits = make_logits((2, 4, 3, 3), seed=12)
+    labels = labels_for((2, 3, 3), 4, seed=12)
+    kwargs = dict(per_element=True, kernel='triton')
+    rule = LowestScoreRule()
+    if case == 'three':
+        logits = logits + [logits[0].detach().clone()]
+    elif case == 'callable':
+        rule = lambda ce: ce.argmin(0)  # noqa: E731
+    elif case == 'per_image':
+        kwargs['per_element'] = False
+    elif case == 'class_dim':
+        logits = [z.detach().movedim(1, -1) for z in logits]
+        kwargs['class_dim'] = 3
+    else:
+        logits = [z.detach().double() for z in logits]
+    with pytest.raises(ValueError, match=match):
+        ce_and_masked_kl_terms(logits, labels, rule, **kwargs)
+
+
+def test_unknown_kernel_is_refused():
+    logits = make_logits((2, 4, 3, 3), seed=13)
+    labels = labels_for((2, 3, 3), 4, seed=13)
+    with pytest.raises(ValueError, match='kernel must be one of'):
+        ce_and_masked_kl_terms(logits, labels, LowestScoreRule(), kernel='x')
+
+
+def test_rule_checks_its_arguments():
+    with pytest.raises(ValueError, match='tie must be one of'):
+        LowestScoreRule('best')
+    with pytest.raises(ValueError, match='member index'):
+        LowestScoreRule(fixed=-1)
+    ce = torch.tensor([[1.0, 2.0, 3.0], [2.0, 1.0, 3.0]])
+    assert LowestScoreRule()(ce).tolist() == [0, 1, 1]
+    assert LowestScoreRule('first')(ce).tolist() == [0, 1, 0]
+    assert LowestScoreRule(fixed=1)(ce).tolist() == [1, 1, 1]
