@@ -17,20 +17,21 @@ nvidia-smi --query-gpu=name,memory.total --format=csv > "$OUT_DIR/gpu.txt"
 python3 benchmarks/kd_correctness.py --device cuda \
     2>&1 | grep -v -i warn | tee "$OUT_DIR/kd_correctness_$card.txt" || true
 python3 benchmarks/step_overhead.py --device cuda --size 512 --batch 4 \
-    --iters 10 --configs "$R50" "$SWIN" \
+    --iters 10 --kd-kernels torch triton --configs "$R50" "$SWIN" \
     --out "$OUT_DIR/step_overhead_cuda_$card.json" \
     2>&1 | grep -v -i warn | tee "$OUT_DIR/step_overhead_cuda_$card.txt"
 python3 benchmarks/kd_term.py --device cuda --batch 4 --classes 150 \
-    --size 128 512 --iters 10 --out "$OUT_DIR/kd_term_cuda_$card.json" \
+    --size 128 512 --iters 10 --kernels torch triton \
+    --out "$OUT_DIR/kd_term_cuda_$card.json" \
     2>&1 | grep -v -i warn | tee "$OUT_DIR/kd_term_cuda_$card.txt"
 python3 benchmarks/loss_head.py --device cuda --batch 4 --size 512 \
-    --iters 10 --configs "$R50" "$SWIN" \
+    --iters 10 --kd-kernels torch triton --configs "$R50" "$SWIN" \
     --out "$OUT_DIR/loss_head_cuda_$card.json" \
     2>&1 | grep -v -i warn | tee "$OUT_DIR/loss_head_cuda_$card.txt"
 python3 benchmarks/loss_head.py --device cuda --batch 4 --size 512 \
-    --iters 10 --amp --configs "$R50" "$SWIN" \
+    --iters 10 --amp --kd-kernels torch triton --configs "$R50" "$SWIN" \
     --out "$OUT_DIR/loss_head_cuda_amp_$card.json" \
     2>&1 | grep -v -i warn | tee "$OUT_DIR/loss_head_cuda_amp_$card.txt"
 python3 benchmarks/step_overhead.py --device cuda --size 512 --batch 4 \
-    --iters 5 --profile --configs "$R50" "$SWIN" \
+    --iters 5 --profile --kd-kernels torch triton --configs "$R50" "$SWIN" \
     2>&1 | grep -v -i warn > "$OUT_DIR/step_overhead_profile_$card.txt"

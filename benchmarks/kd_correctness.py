@@ -3,7 +3,10 @@
 Runs :func:`bikd_mm.core.ce_and_masked_kl_terms` on ``--device`` (float32,
 and float16 / bfloat16 logits as autocast produces them) for N = 2 and 3
 members, per-pixel and per-image selection, temperature 1 and 2, with and
-without a detached teacher, and compares the per-pixel CE, the KD terms
+without a detached teacher, with the PyTorch path and, for two members
+with per-pixel selection, the Triton kernels (19 and 150 classes; CUDA, or
+CPU with ``TRITON_INTERPRET=1``), and compares the per-pixel CE, the KD
+terms
 and the gradients of a weighted sum of both with the straightforward
 formula (``F.cross_entropy``, element-wise KL maps, float masks) computed
 in float64 on the CPU. Prints one row per case and exits non-zero if a
@@ -27,9 +30,11 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from bench_utils import device_label  # noqa: E402
 
 from bikd_mm.core import (  # noqa: E402
+    LowestScoreRule,
     ce_and_masked_kl_terms,
     select_teachers,
 )
+from bikd_mm.core.ce_masked_kl_triton import INTERPRET  # noqa: E402
 
 IGNORE = 255
 # Relative tolerance per logits dtype (largest difference / largest value).
@@ -71,9 +76,11 @@ def direct(logits, labels, granularity, temperature, detach_teacher):
     return ce, terms * temperature**2
 
 
-def run_case(device, dtype, n, granularity, temperature, detach_teacher):
+def run_case(
+    device, dtype, n, granularity, temperature, detach_teacher, kernel, classes
+):
     gen = torch.Generator().manual_seed(n + 10 * int(temperature))
-    shape = (2, 19, 24, 40)
+    shape = (2, classes, 24, 40)
     base = [torch.randn(shape, generator=gen) * 3 for _ in range(n)]
     labels = torch.randint(0, shape[1], (2, *shape[2:]), generator=gen)
     labels[:, :3] = IGNORE
@@ -85,8 +92,6 @@ def run_case(device, dtype, n, granularity, temperature, detach_teacher):
     valid = dev_labels != IGNORE
 
     def select(ce):
-        if granularity == 'pixel':
-            return select_teachers(ce, False)
         mean = (ce * valid).flatten(2).sum(2) / valid.flatten(1).sum(1)
         return select_teachers(mean, False)[:, None, None].expand_as(
             dev_labels
@@ -95,11 +100,12 @@ def run_case(device, dtype, n, granularity, temperature, detach_teacher):
     ce, terms, _, _ = ce_and_masked_kl_terms(
         dev_z,
         dev_labels,
-        select,
+        LowestScoreRule() if granularity == 'pixel' else select,
         temperature=temperature,
         detach_teacher=detach_teacher,
         per_element=granularity == 'pixel',
         chunk_elements=2**14,
+        kernel=kernel,
     )
     ref_ce, ref_terms = direct(
         ref_z, labels, granularity, temperature, detach_teacher
@@ -130,18 +136,37 @@ def main() -> None:
     device = torch.device(args.device)
     half = torch.float16 if device.type == 'cuda' else torch.bfloat16
     print(f'device: {device_label(device)}')
-    print('| dtype | N | selection | T | detach | CE | terms | grad | ok |')
-    print('| --- | --- | --- | --- | --- | --- | --- | --- | --- |')
+    kernels = [('torch', 19)]
+    if device.type == 'cuda' or INTERPRET:
+        kernels += [('triton', 19), ('triton', 150)]
+    print(
+        '| kernel | C | dtype | N | selection | T | detach | CE | terms '
+        '| grad | ok |'
+    )
+    print('| --- ' * 11 + '|')
     failed = 0
-    for dtype, n, granularity, temperature, detach in itertools.product(
-        (torch.float32, half), (2, 3), ('pixel', 'image'), (1.0, 2.0), (0, 1)
+    for (
+        kernel,
+        classes,
+    ), dtype, n, granularity, temp, detach in itertools.product(
+        kernels,
+        (torch.float32, half),
+        (2, 3),
+        ('pixel', 'image'),
+        (1.0, 2.0),
+        (0, 1),
     ):
-        diff = run_case(device, dtype, n, granularity, temperature, detach)
+        if kernel == 'triton' and (n != 2 or granularity != 'pixel'):
+            continue
+        diff = run_case(
+            device, dtype, n, granularity, temp, detach, kernel, classes
+        )
         ok = max(diff.values()) <= TOLERANCE[dtype]
         failed += not ok
         print(
-            f'| {str(dtype)[6:]} | {n} | {granularity} | {temperature:g} '
-            f'| {bool(detach)} | {diff["ce"]:.1e} | {diff["terms"]:.1e} '
+            f'| {kernel} | {classes} | {str(dtype)[6:]} | {n} '
+            f'| {granularity} | {temp:g} | {bool(detach)} '
+            f'| {diff["ce"]:.1e} | {diff["terms"]:.1e} '
             f'| {diff["grad"]:.1e} | {"yes" if ok else "NO"} |'
         )
     print(f'{failed} case(s) beyond tolerance')

@@ -11,12 +11,18 @@ fresh process and the growth of its peak resident set size (``VmHWM``,
 reset after the inputs are made) is read from the kernel, so it also counts
 allocator slack.
 
+``--kernels torch triton`` also times the fused Triton kernels
+(``kd_kernel='triton'``; CUDA, or CPU under ``TRITON_INTERPRET=1`` where
+the interpreter's time means nothing).
+
 Usage::
 
-    python benchmarks/kd_term.py [--device cuda] [--out results.json]
+    python benchmarks/kd_term.py [--device cuda] [--kernels torch triton]
+        [--out results.json]
 """
 
 import argparse
+import functools
 import itertools
 import json
 import os
@@ -37,8 +43,8 @@ from bench_utils import (  # noqa: E402
 )
 
 from bikd_mm.core import (  # noqa: E402
+    LowestScoreRule,
     ce_and_masked_kl_terms,
-    select_teachers,
 )
 
 
@@ -67,23 +73,31 @@ def naive(logits: list, labels: torch.Tensor, ignore_index: int = 255):
     return total
 
 
-def ours(logits: list, labels: torch.Tensor, ignore_index: int = 255):
+def ours(
+    logits: list,
+    labels: torch.Tensor,
+    ignore_index: int = 255,
+    kernel: str = 'torch',
+):
     """bikd_mm.core: CE, selection and KL in one pass over the logits,
     which are all it keeps for the backward pass."""
-
-    def select(ce):
-        # Per pixel: also serves chunks of pixels (per_element).
-        return select_teachers(ce, higher_is_better=False, tie='first')
-
     _, terms, _, _ = ce_and_masked_kl_terms(
         logits,
         labels,
-        select,
+        LowestScoreRule('first'),  # ties as argmin in naive()
         ignore_index=ignore_index,
         per_element=True,
         predict=False,
+        kernel=kernel,
     )
     return terms.sum()
+
+
+def variant(name: str):
+    """``naive`` or ``ours`` with a kernel (``torch``, ``triton``)."""
+    if name == 'naive':
+        return naive
+    return functools.partial(ours, kernel=name)
 
 
 def measure(fn, logits, labels, device, iters: int) -> dict:
@@ -117,20 +131,20 @@ def make_inputs(batch, classes, size, members, device):
     return logits, labels
 
 
-def peak_of(variant: str, batch, classes, size, members) -> None:
+def peak_of(name: str, batch, classes, size, members) -> None:
     """Print the peak RSS growth (GiB) of one forward + backward."""
     logits, labels = make_inputs(batch, classes, size, members, 'cpu')
     logits = [z.requires_grad_() for z in logits]
     base = reset_peak_rss()
-    loss = {'naive': naive, 'ours': ours}[variant](logits, labels)
+    loss = variant(name)(logits, labels)
     loss.backward()
     print(f'{proc_status_gib("VmHWM") - base:.4f}')
 
 
-def cpu_peak_gib(variant: str, batch, classes, size, members) -> float:
+def cpu_peak_gib(name: str, batch, classes, size, members) -> float:
     return peak_in_fresh_process(
         __file__,
-        ['--peak-of', variant]
+        ['--peak-of', name]
         + ['--batch', str(batch), '--classes', str(classes)]
         + ['--size', str(size), '--members', str(members)],
     )
@@ -150,7 +164,15 @@ def main() -> None:
         help='on CPU, measure the peak RSS growth of each variant in a '
         'fresh process',
     )
-    parser.add_argument('--peak-of', choices=['naive', 'ours'])
+    parser.add_argument(
+        '--kernels',
+        nargs='+',
+        choices=['torch', 'triton'],
+        default=['torch'],
+        help="kernels of ours (kd_kernel); 'triton' needs CUDA or "
+        'TRITON_INTERPRET=1',
+    )
+    parser.add_argument('--peak-of', choices=['naive', 'torch', 'triton'])
     parser.add_argument('--out', default=None)
     args = parser.parse_args()
     if args.peak_of:
@@ -163,6 +185,7 @@ def main() -> None:
         )
         return
     device = torch.device(args.device)
+    names = ['naive', *args.kernels]
     rows = []
     for batch, classes, size in itertools.product(
         args.batch, args.classes, args.size
@@ -170,53 +193,58 @@ def main() -> None:
         logits, labels = make_inputs(
             batch, classes, size, args.members, device
         )
-        a = measure(naive, logits, labels, device, args.iters)
-        b = measure(ours, logits, labels, device, args.iters)
+        res = {
+            n: measure(variant(n), logits, labels, device, args.iters)
+            for n in names
+        }
         if device.type == 'cpu' and args.cpu_memory:
-            for key, r in (('naive', a), ('ours', b)):
-                r['peak_gib'] = cpu_peak_gib(
-                    key, batch, classes, size, args.members
+            for n in names:
+                res[n]['peak_gib'] = cpu_peak_gib(
+                    n, batch, classes, size, args.members
                 )
-        diff = max(
-            (ga - gb).abs().max().item()
-            for ga, gb in zip(a['grads'], b['grads'])
-        )
-        rows.append(
-            dict(
-                batch=batch,
-                classes=classes,
-                size=size,
-                members=args.members,
-                naive_ms=a['ms'],
-                ours_ms=b['ms'],
-                speedup=a['ms'] / b['ms'],
-                naive_peak_gib=a['peak_gib'],
-                ours_peak_gib=b['peak_gib'],
-                max_loss_diff=abs(a['loss'] - b['loss']).item(),
-                max_grad_diff=diff,
+        row = dict(batch=batch, classes=classes, size=size)
+        row['members'] = args.members
+        for n in names:
+            row[f'{n}_ms'] = res[n]['ms']
+            row[f'{n}_peak_gib'] = res[n]['peak_gib']
+        for n in args.kernels:
+            row[f'{n}_speedup'] = res['naive']['ms'] / res[n]['ms']
+            row[f'{n}_max_loss_diff'] = abs(
+                res['naive']['loss'] - res[n]['loss']
+            ).item()
+            row[f'{n}_max_grad_diff'] = max(
+                (ga - gb).abs().max().item()
+                for ga, gb in zip(res['naive']['grads'], res[n]['grads'])
             )
-        )
+        rows.append(row)
     print(f'device: {device_label(device)}')
     print(
-        '| B | C | HxW | naive ms | ours ms | speed-up | naive GiB |'
-        ' ours GiB | max |dloss| | max |dgrad| |'
+        '| B | C | HxW | '
+        + ' | '.join(f'{n} ms' for n in names)
+        + ' | '
+        + ' | '.join(f'{n} speed-up' for n in args.kernels)
+        + ' | '
+        + ' | '.join(f'{n} GiB' for n in names)
+        + ' | max |dloss| | max |dgrad| |'
     )
-    print('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |')
+    print('| --- ' * (5 + 2 * len(names) + len(args.kernels)) + '|')
+
+    def gib(value):
+        return 'n/a' if value is None else f'{value:.2f}'
+
     for r in rows:
-        gib = (
-            (
-                '{:.2f}'.format(r['naive_peak_gib']),
-                '{:.2f}'.format(r['ours_peak_gib']),
-            )
-            if r['naive_peak_gib'] is not None
-            else ('n/a', 'n/a')
+        cells = [f'{r["batch"]}', f'{r["classes"]}']
+        cells.append(f'{r["size"]}x{r["size"]}')
+        cells += [f'{r[n + "_ms"]:.1f}' for n in names]
+        cells += [f'{r[n + "_speedup"]:.2f}x' for n in args.kernels]
+        cells += [gib(r[n + '_peak_gib']) for n in names]
+        cells.append(
+            '{:.1e}'.format(max(r[n + '_max_loss_diff'] for n in args.kernels))
         )
-        print(
-            f'| {r["batch"]} | {r["classes"]} | {r["size"]}x{r["size"]} '
-            f'| {r["naive_ms"]:.1f} | {r["ours_ms"]:.1f} '
-            f'| {r["speedup"]:.2f}x | {gib[0]} | {gib[1]} '
-            f'| {r["max_loss_diff"]:.1e} | {r["max_grad_diff"]:.1e} |'
+        cells.append(
+            '{:.1e}'.format(max(r[n + '_max_grad_diff'] for n in args.kernels))
         )
+        print('| ' + ' | '.join(cells) + ' |')
     if args.out:
         os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
         with open(args.out, 'w') as f:

@@ -13,7 +13,9 @@ forward + backward of:
   resolution;
 - ``task + KD at label resolution``: the pair's label-resolution path, in
   which members with a plain CE decode loss take it from the KD term's
-  log-probabilities (``share_decode_ce``).
+  log-probabilities (``share_decode_ce``);
+- with ``--kd-kernels torch triton`` both KD variants also with the fused
+  Triton kernels (``kd_kernel='triton'``, CUDA).
 
 The whole step's peak with KD is at most the step's peak without it plus
 the difference measured here: the loss runs when every activation is
@@ -57,10 +59,13 @@ STOCK = [
     'mmseg::swin/swin-tiny-patch4-window7-in1k-pre_upernet_8xb2-160k_'
     'ade20k-512x512.py',
 ]
+# Variant -> (KD resolution, kd_kernel).
 VARIANTS = {
-    'task losses only': None,
-    'task + KD on logits': 'logits',
-    'task + KD at label resolution': 'labels',
+    'task losses only': (None, 'torch'),
+    'task + KD on logits': ('logits', 'torch'),
+    'task + KD at label resolution': ('labels', 'torch'),
+    'task + KD on logits (triton)': ('logits', 'triton'),
+    'task + KD at label resolution (triton)': ('labels', 'triton'),
 }
 
 
@@ -110,7 +115,7 @@ def loss_of(pair, variant: str, logits: list, labels, samples, amp=False):
 
 
 def _loss_of(pair, variant: str, logits: list, labels, samples):
-    resolution = VARIANTS[variant]
+    resolution, pair.kd_kernel = VARIANTS[variant]
     names = pair.member_names
     losses = {}
     shared = set()
@@ -178,6 +183,13 @@ def main() -> None:
         help='half-precision logits and losses under autocast (float16 on '
         'CUDA, bfloat16 on CPU), as with tools/train.py --amp',
     )
+    parser.add_argument(
+        '--kd-kernels',
+        nargs='+',
+        choices=['torch', 'triton'],
+        default=['torch'],
+        help='kd_kernel of the KD variants (triton: CUDA only)',
+    )
     parser.add_argument('--peak-of', choices=list(VARIANTS))
     parser.add_argument('--out', default=None)
     args = parser.parse_args()
@@ -188,7 +200,9 @@ def main() -> None:
     pair = build_pair(args.configs).to(device)
     inputs = make_inputs(pair, args.batch, args.size, device, args.amp)
     results = {}
-    for variant in VARIANTS:
+    for variant, (_, kernel) in VARIANTS.items():
+        if kernel not in args.kd_kernels:
+            continue
         results[variant] = run_variant(
             pair, variant, inputs, device, args.iters, args.amp
         )

@@ -3,11 +3,13 @@
 For two member configs, times one optimizer step (AdamW, fp32) of:
 each member alone; the pair with task losses only (``kd_weight=0``); the
 pair with per-pixel selection and KD on the logits; the pair with KD at
-label resolution. Reports the median over ``--iters`` steps, the ratio to
-the sum of the single steps, and peak memory: on CUDA the allocator's peak
-during the timed steps; on CPU with ``--cpu-memory`` how far the resident
-size grows during one step (each variant in a fresh process, after a
-warm-up step). Weights are random; nothing is downloaded.
+label resolution (with ``--kd-kernels torch triton`` both KD variants
+also with the fused Triton kernels, ``kd_kernel='triton'``). Reports the
+median over ``--iters`` steps, the ratio to the sum of the single steps,
+and peak memory: on CUDA the allocator's peak during the timed steps; on
+CPU with ``--cpu-memory`` how far the resident size grows during one step
+(each variant in a fresh process, after a warm-up step). Weights are
+random; nothing is downloaded.
 
 Usage::
 
@@ -136,7 +138,8 @@ def cpu_step_peak_gib(args, label: str) -> float:
         __file__,
         ['--peak-of', label]
         + ['--batch', str(args.batch), '--size', str(args.size)]
-        + ['--configs', *args.configs],
+        + ['--configs', *args.configs]
+        + ['--kd-kernels', *args.kd_kernels],
     )
 
 
@@ -157,7 +160,7 @@ def main() -> None:
     parser.add_argument(
         '--profile',
         action='store_true',
-        help='print a torch.profiler table of the pair '
+        help='print a torch.profiler table of each pair '
         'step with KD at label resolution',
     )
     parser.add_argument(
@@ -172,6 +175,13 @@ def main() -> None:
         help='on CPU, run each variant once more in a fresh process and '
         'report how far its resident size grows during one step (after a '
         'warm-up step)',
+    )
+    parser.add_argument(
+        '--kd-kernels',
+        nargs='+',
+        choices=['torch', 'triton'],
+        default=['torch'],
+        help='kd_kernel of the KD variants (triton: CUDA only)',
     )
     parser.add_argument('--peak-of', default=None, help=argparse.SUPPRESS)
     parser.add_argument('--out', default=None)
@@ -199,11 +209,16 @@ def main() -> None:
                 return revert_sync_batchnorm(build_member(spec, MODELS))
 
             yield f'{spec.name} alone', member
-        variants = {
-            'pair, task losses only': dict(kd_weight=0.0),
-            'pair + KD on logits': dict(kd_resolution='logits'),
-            'pair + KD at label resolution': dict(kd_resolution='labels'),
-        }
+        variants = {'pair, task losses only': dict(kd_weight=0.0)}
+        for kernel in args.kd_kernels:
+            tag = '' if kernel == 'torch' else f' ({kernel})'
+            for where, resolution in (
+                ('on logits', 'logits'),
+                ('at label resolution', 'labels'),
+            ):
+                variants[f'pair + KD {where}{tag}'] = dict(
+                    kd_resolution=resolution, kd_kernel=kernel
+                )
         for label, options in variants.items():
 
             def pair(options=options):
@@ -238,7 +253,7 @@ def main() -> None:
         for label, build in builders():
             step = make_step(build())
             results[label] = time_steps(step, args.iters, args.warmup, device)
-            if args.profile and label.endswith('label resolution'):
+            if args.profile and 'label resolution' in label:
                 profile_step(step, device)
             del step
             if device.type == 'cuda':
