@@ -78,12 +78,13 @@ def check_custom_keys(name: str, wrapper: dict) -> None:
         else None
     )
     arguments = _arguments(optim_cls) if optim_cls else None
+    # An entry's 'params' would replace the parameters of the group.
     allowed = (
         None
         if arguments is None
         else set(MULT_KEYS)
         | GROUP_KEYS_READ_ELSEWHERE
-        | arguments - {'params'}
+        | (arguments - {'params'})
     )
     for key, entry in custom_keys.items():
         if not isinstance(entry, dict):
