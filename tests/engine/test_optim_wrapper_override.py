@@ -13,7 +13,8 @@ from mmengine.optim import build_optim_wrapper
 
 import bikd_mm  # noqa: F401
 from bikd_mm.engine.optimizers.member_step import update_members
-from bikd_mm.engine.runner import expand_pair_config
+from bikd_mm.engine.runner import BiKDRunner, expand_pair_config
+from bikd_mm.engine.runner.custom_keys_check import check_custom_keys
 from bikd_mm.engine.runner.optim_wrapper_override import apply_override
 
 from ..conftest import REPO
@@ -230,3 +231,162 @@ def test_each_member_clips_its_own_gradients():
             torch.testing.assert_close(
                 start - now.detach(), grad * scale[name], rtol=1e-5, atol=1e-7
             )
+
+
+def test_custom_keys_typo_is_refused_at_completion_and_runner_build():
+    cfg = demo_pair()
+    cfg.optim_wrapper = None
+    cfg.optim_wrapper_override = dict(
+        paramwise_cfg=dict(custom_keys=dict(backbone=dict(lr_mul=0.1)))
+    )
+    match = (
+        r"member 'cnn': optim_wrapper.paramwise_cfg.custom_keys"
+        r"\['backbone'\]: \['lr_mul'\] are neither read by "
+        r'DefaultOptimWrapperConstructor nor arguments of AdamW.*'
+        r"allowed: \[.*'decay_mult'.*'lr_mult'.*'weight_decay'\]"
+    )
+    with pytest.raises(ValueError, match=match):
+        expand_pair_config(copy.deepcopy(cfg))
+    # The runner completes the config before it builds anything.
+    with pytest.raises(ValueError, match=match):
+        BiKDRunner.from_cfg(cfg)
+
+
+def test_typo_in_a_members_own_wrapper_is_refused():
+    cfg = demo_pair()
+    cfg.optim_wrapper = None
+    # The swin member's own config misspells decay_mult on its norms.
+    cfg.model.members[1]['cfg_options'] = {
+        'optim_wrapper.paramwise_cfg.custom_keys.norm.decay_mul': 0.0
+    }
+    with pytest.raises(
+        ValueError,
+        match=r"member 'swin': .*custom_keys\['norm'\]: \['decay_mul'\]"
+        r'.*custom_keys=\{\'norm\': dict\(_delete_=True',
+    ):
+        expand_pair_config(copy.deepcopy(cfg))
+    # An override that leaves the entry alone keeps the typo ...
+    cfg.optim_wrapper_override = dict(optimizer=dict(lr=1e-5))
+    with pytest.raises(ValueError, match=r"\['decay_mul'\]"):
+        expand_pair_config(copy.deepcopy(cfg))
+    # ... one that replaces it fixes it.
+    cfg.optim_wrapper_override = dict(
+        swin=dict(
+            paramwise_cfg=dict(
+                custom_keys=dict(norm=dict(_delete_=True, decay_mult=0.0))
+            )
+        )
+    )
+    expand_pair_config(cfg)
+    keys = cfg.optim_wrapper.swin.paramwise_cfg.custom_keys
+    assert keys.norm == dict(decay_mult=0.0)
+    assert keys.absolute_pos_embed == dict(decay_mult=0.0)
+
+
+def test_valid_custom_keys_reach_the_parameter_groups():
+    wrapper = dict(
+        type='OptimWrapper',
+        optimizer=dict(type='AdamW', lr=1.0, weight_decay=0.5),
+        paramwise_cfg=dict(
+            custom_keys=dict(
+                bias=dict(lr_mult=0.1, decay_mult=0, betas=(0.5, 0.6)),
+                weight=dict(weight_decay=0.25, eps=1e-3),
+            )
+        ),
+    )
+    check_custom_keys('m2f', wrapper)
+    optim = build_optim_wrapper(
+        TwoMembers(),
+        dict(
+            constructor='BiKDOptimWrapperConstructor', m2f=wrapper, cnn=wrapper
+        ),
+    )
+    groups = optim['m2f'].optimizer.param_groups
+    assert [
+        (g['lr'], g['weight_decay'], g['betas'], g['eps']) for g in groups
+    ] == [
+        (1.0, 0.25, (0.9, 0.999), 1e-3),
+        (0.1, 0.0, (0.5, 0.6), 1e-8),
+    ]
+
+
+SGD_KEYS = dict(type='OptimWrapper', optimizer=dict(type='SGD', lr=0.1))
+
+
+@pytest.mark.parametrize(
+    'wrapper, error, match',
+    [
+        (
+            dict(SGD_KEYS, paramwise_cfg=dict(custom_keys=dict(head=0.1))),
+            TypeError,
+            r"custom_keys\['head'\]: expected a dict such as",
+        ),
+        (
+            dict(SGD_KEYS, paramwise_cfg=dict(custom_keys=['head'])),
+            TypeError,
+            r"member 'cnn': .*custom_keys: expected a dict .*got list",
+        ),
+        (
+            dict(
+                SGD_KEYS,
+                paramwise_cfg=dict(custom_keys=dict(head=dict(lr_mult='1'))),
+            ),
+            TypeError,
+            r"custom_keys\['head'\].lr_mult: expected a number, got '1'",
+        ),
+        (
+            dict(
+                SGD_KEYS,
+                paramwise_cfg=dict(custom_keys=dict(head=dict(betas=(0, 0)))),
+            ),
+            ValueError,
+            r"\['betas'\] are neither .* arguments of SGD.*'momentum'",
+        ),
+        (
+            dict(
+                SGD_KEYS,
+                paramwise_cfg=dict(custom_keys=dict(head=dict(params=[]))),
+            ),
+            ValueError,
+            r"\['params'\] are neither",
+        ),
+    ],
+)
+def test_bad_custom_keys_entries_name_member_and_key(wrapper, error, match):
+    with pytest.raises(error, match=match):
+        check_custom_keys('cnn', wrapper)
+
+
+def test_custom_keys_left_unchecked():
+    typo = dict(custom_keys=dict(head=dict(lr_mul=0.1, fix_lr=True)))
+    # Another constructor reads custom_keys its own way.
+    check_custom_keys(
+        'cnn',
+        dict(
+            SGD_KEYS,
+            constructor='LearningRateDecayOptimWrapperConstructor',
+            paramwise_cfg=typo,
+        ),
+    )
+    # An optimizer that is not registered: its arguments are unknown ...
+    unknown = dict(type='OptimWrapper', optimizer=dict(type='NoSuchOptim'))
+    check_custom_keys('cnn', dict(unknown, paramwise_cfg=typo))
+    # ... but the mults must still be numbers.
+    with pytest.raises(TypeError, match=r'decay_mult: expected a number'):
+        check_custom_keys(
+            'cnn',
+            dict(
+                unknown,
+                paramwise_cfg=dict(custom_keys=dict(h=dict(decay_mult=None))),
+            ),
+        )
+    # Group keys that OpenMMLab hooks and optimizers read pass.
+    check_custom_keys(
+        'cnn',
+        dict(
+            SGD_KEYS,
+            paramwise_cfg=dict(
+                custom_keys=dict(head=dict(fix_lr=True, lars_exclude=True))
+            ),
+        ),
+    )

@@ -25,6 +25,7 @@ from mmengine.registry import OPTIM_WRAPPERS, OPTIMIZERS
 
 OVERRIDE_KEY = 'optim_wrapper_override'
 DELETE = '_delete_'
+DEFAULT_CONSTRUCTOR = 'DefaultOptimWrapperConstructor'
 # Keys of a wrapper config that are not arguments of the wrapper class.
 WRAPPER_CONFIG_KEYS = {'type', 'optimizer', 'constructor', 'paramwise_cfg'}
 # paramwise_cfg keys that mmengine's DefaultOptimWrapperConstructor reads.
@@ -157,10 +158,8 @@ def _check_nested(name: str, override: dict, merged: dict) -> None:
                 )
             )
     paramwise = override.get('paramwise_cfg')
-    constructor = merged.get('constructor', 'DefaultOptimWrapperConstructor')
-    if isinstance(paramwise, dict) and constructor == (
-        'DefaultOptimWrapperConstructor'
-    ):
+    constructor = merged.get('constructor', DEFAULT_CONSTRUCTOR)
+    if isinstance(paramwise, dict) and constructor == DEFAULT_CONSTRUCTOR:
         unknown = sorted(set(paramwise) - {DELETE} - DEFAULT_PARAMWISE_KEYS)
         if unknown:
             raise KeyError(

@@ -13,7 +13,9 @@ each member's config:
   keyed by member names. Dicts merge as in config inheritance
   (``_delete_=True`` replaces one); keys that neither the member's wrapper
   nor its wrapper and optimizer classes know are refused (see
-  :mod:`.optim_wrapper_override`)::
+  :mod:`.optim_wrapper_override`), and so are unknown keys inside each
+  member's completed ``paramwise_cfg.custom_keys`` entries, its own
+  included (see :mod:`.custom_keys_check`)::
 
       optim_wrapper = None  # each member keeps its own ...
       optim_wrapper_override = dict(  # ... at the fine-tuning rate
@@ -33,6 +35,7 @@ import copy
 
 from mmengine.config import Config, ConfigDict
 
+from bikd_mm.engine.runner.custom_keys_check import check_custom_keys
 from bikd_mm.engine.runner.optim_wrapper_override import (
     OVERRIDE_KEY,
     apply_override,
@@ -134,6 +137,10 @@ def expand_pair_config(cfg: Config) -> Config:
         cfg.optim_wrapper = ConfigDict(
             constructor=PAIR_CONSTRUCTOR, **apply_override(wrappers, override)
         )
+    # Checked once complete, so a member's own wrapper is checked too.
+    for name, wrapper in cfg.optim_wrapper.items():
+        if name != 'constructor' and isinstance(wrapper, dict):
+            check_custom_keys(name, wrapper)
 
     if 'train_cfg' in cfg and cfg.get('train_cfg'):
         sched = cfg.get('param_scheduler')
