@@ -28,8 +28,8 @@ from mmengine.registry import OPTIMIZERS
 from bikd_mm.engine.runner.optim_wrapper_override import (
     DEFAULT_CONSTRUCTOR,
     DELETE,
-    _arguments,
-    _registered,
+    accepted_arguments,
+    registered_class,
 )
 
 MULT_KEYS = ('lr_mult', 'decay_mult')
@@ -73,11 +73,11 @@ def check_custom_keys(name: str, wrapper: dict) -> None:
         )
     optimizer = wrapper.get('optimizer')
     optim_cls = (
-        _registered(OPTIMIZERS, optimizer.get('type'))
+        registered_class(OPTIMIZERS, optimizer.get('type'))
         if isinstance(optimizer, dict)
         else None
     )
-    arguments = _arguments(optim_cls) if optim_cls else None
+    arguments = accepted_arguments(optim_cls) if optim_cls else None
     # An entry's 'params' would replace the parameters of the group.
     allowed = (
         None

@@ -71,7 +71,7 @@ def merge(base, override: dict) -> dict:
     return out
 
 
-def _arguments(cls) -> set | None:
+def accepted_arguments(cls) -> set | None:
     """Keyword arguments ``cls`` accepts; None if it takes any."""
     names = set()
     for klass in inspect.getmro(cls):
@@ -88,7 +88,7 @@ def _arguments(cls) -> set | None:
     return None
 
 
-def _registered(registry, type_) -> type | None:
+def registered_class(registry, type_) -> type | None:
     if isinstance(type_, type):
         return type_
     try:
@@ -102,10 +102,10 @@ def _check(
 ) -> None:
     """Refuse override keys that neither the member's wrapper nor the
     classes they configure know."""
-    wrapper_cls = _registered(
+    wrapper_cls = registered_class(
         OPTIM_WRAPPERS, merged.get('type', 'OptimWrapper')
     )
-    allowed = _arguments(wrapper_cls) if wrapper_cls else None
+    allowed = accepted_arguments(wrapper_cls) if wrapper_cls else None
     for key in override:
         if key == DELETE or key in own or key in WRAPPER_CONFIG_KEYS:
             continue
@@ -119,8 +119,8 @@ def _check(
     optimizer = merged.get('optimizer')
     if 'optimizer' not in override or not isinstance(optimizer, dict):
         return
-    optim_cls = _registered(OPTIMIZERS, optimizer.get('type'))
-    allowed = _arguments(optim_cls) if optim_cls else None
+    optim_cls = registered_class(OPTIMIZERS, optimizer.get('type'))
+    allowed = accepted_arguments(optim_cls) if optim_cls else None
     if allowed is None:
         return
     own_type = (own.get('optimizer') or {}).get('type')

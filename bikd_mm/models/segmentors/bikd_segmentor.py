@@ -192,7 +192,7 @@ class BiKDSegmentor(BaseBiKDModel):
             raise ValueError(
                 "kd_kernel='triton' takes two members with "
                 f"selection='best'; got {num} members, selection="
-                f'{self.selection!r} (use kd_kernel=\'auto\' or \'torch\')'
+                f"{self.selection!r} (use kd_kernel='auto' or 'torch')"
             )
         if not self._selects_per_pixel():
             raise ValueError(
