@@ -38,10 +38,13 @@ except ImportError:  # pragma: no cover - Triton ships with CUDA builds
 
 #: Largest (power-of-two padded) class count the kernels hold in one tile.
 MAX_CLASSES = 1024
-#: Values per member one program holds (positions x padded classes): the
-#: interpreter's tile, and the largest tile the GPU autotuning tries.
+#: Values per member one program holds (positions x padded classes) in
+#: the interpreter.
 TILE_VALUES = 4096
-MAX_TILE_VALUES = 16384
+#: Largest values per member and thread of the tiles the GPU autotuning
+#: tries: above them the kernels spill registers on sm_90 (ptxas -v, 150
+#: classes, float32).
+MAX_VALUES_PER_THREAD = {'forward': 32, 'backward': 16}
 #: Kernel codes of the teacher rule: :func:`select_teachers`'s tie rules
 #: for the lowest cross-entropy, and one fixed member.
 RULE_CODES = {'first': 0, 'last': 1, 'none': 2, 'fixed': 3}
@@ -294,14 +297,25 @@ if triton is not None:
             tl.store(g1 + offs, g.to(g1.dtype.element_ty), mask=mask)
 
 
-def _configs(c_pad: int) -> list:
-    """Tiles the GPU autotuning tries for ``c_pad`` padded classes."""
-    blocks = [b for b in (8, 16, 32, 64, 128) if b * c_pad <= MAX_TILE_VALUES]
-    return [
-        triton.Config({'BLOCK_S': b}, num_warps=w)
-        for b in blocks or [1]
-        for w in (4, 8)
-    ]
+def _configs(which: str, c_pad: int) -> list:
+    """Tiles the GPU autotuning tries for ``c_pad`` padded classes: 1/4 to
+    all of the register budget per thread, at least 8 positions (32-byte
+    loads per class row) where that fits."""
+    most = MAX_VALUES_PER_THREAD[which]
+
+    def fitting(blocks):
+        return [
+            triton.Config({'BLOCK_S': block}, num_warps=warps)
+            for block in blocks
+            for warps in (4, 8)
+            if most // 4 <= block * c_pad // (32 * warps) <= most
+        ]
+
+    return (
+        fitting((8, 16, 32, 64, 128))
+        or fitting((1, 2, 4))
+        or [triton.Config({'BLOCK_S': 128}, num_warps=4)]
+    )
 
 
 @functools.cache
@@ -312,7 +326,7 @@ def _kernel(which: str, c_pad: int):
     if INTERPRET:
         return kernel
     return triton.autotune(
-        configs=_configs(c_pad), key=['num_classes', 'spatial']
+        configs=_configs(which, c_pad), key=['num_classes', 'spatial']
     )(kernel)
 
 

@@ -2,10 +2,16 @@
 teacher), run in Triton's interpreter on CPU: equal to the direct formulas
 in value and gradient."""
 
+import os
+import os.path as osp
+import subprocess
+import sys
+
 import pytest
 import torch
 
 from bikd_mm.core import ce_and_masked_kl_terms
+from bikd_mm.core import ce_masked_kl_triton as kernels
 from bikd_mm.core.selection import LowestScoreRule
 
 from .test_core_ce_masked_kl import IGNORE, direct, labels_for
@@ -178,7 +184,6 @@ def test_only_inputs_that_need_grad_get_one():
 
 def test_auto_takes_the_torch_path_on_cpu(monkeypatch):
     """'auto' picks the kernels for CUDA tensors only."""
-    import bikd_mm.core.ce_masked_kl_triton as kernels
 
     def refuse(*args):
         raise AssertionError('the Triton path ran on CPU tensors')
@@ -237,3 +242,39 @@ def test_rule_checks_its_arguments():
     assert LowestScoreRule()(ce).tolist() == [0, 1, 1]
     assert LowestScoreRule('first')(ce).tolist() == [0, 1, 0]
     assert LowestScoreRule(fixed=1)(ce).tolist() == [1, 1, 1]
+
+
+def test_kernels_compile_for_a_gpu():
+    """Every branch of both kernels compiles to an sm_90 binary (Triton's
+    compiler and ptxas run without a GPU); the interpreter alone would not
+    catch what only the compiler checks (types, layouts)."""
+    root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    env = {k: v for k, v in os.environ.items() if k != 'TRITON_INTERPRET'}
+    env.update(PYTHONPATH=root, OMP_NUM_THREADS='1')
+    out = subprocess.run(
+        [
+            sys.executable,
+            osp.join(osp.dirname(__file__), 'triton_compile_check.py'),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert out.returncode == 0, out.stderr[-4000:]
+    assert 'compiled 19 variants for sm_90' in out.stdout
+
+
+@pytest.mark.parametrize('which', ['forward', 'backward'])
+def test_gpu_tiles_fit_the_register_budget(which):
+    """The autotuned tiles for every class count hold at most the values
+    per thread that compile without register spills."""
+    most = kernels.MAX_VALUES_PER_THREAD[which]
+    for c_pad in (2**i for i in range(1, 11)):
+        configs = kernels._configs(which, c_pad)
+        assert configs
+        for config in configs:
+            per_thread = (
+                config.kwargs['BLOCK_S'] * c_pad // (32 * config.num_warps)
+            )
+            assert per_thread <= most or len(configs) == 1
