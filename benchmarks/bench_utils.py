@@ -70,3 +70,14 @@ def measured(device: torch.device):
     result['ms'] = (clock(device) - start) * 1e3
     if cuda:
         result['peak_gib'] = (torch.cuda.max_memory_allocated() - base) / 2**30
+
+
+def add_kd_kernels_argument(parser) -> None:
+    """``--kd-kernels``: the ``kd_kernel`` values of the KD variants."""
+    parser.add_argument(
+        '--kd-kernels',
+        nargs='+',
+        choices=['torch', 'triton'],
+        default=['torch'],
+        help='kd_kernel of the KD variants (triton: CUDA only)',
+    )

@@ -42,6 +42,7 @@ import torch
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 from bench_utils import (  # noqa: E402
+    add_kd_kernels_argument,
     device_label,
     measured,
     peak_in_fresh_process,
@@ -183,13 +184,7 @@ def main() -> None:
         help='half-precision logits and losses under autocast (float16 on '
         'CUDA, bfloat16 on CPU), as with tools/train.py --amp',
     )
-    parser.add_argument(
-        '--kd-kernels',
-        nargs='+',
-        choices=['torch', 'triton'],
-        default=['torch'],
-        help='kd_kernel of the KD variants (triton: CUDA only)',
-    )
+    add_kd_kernels_argument(parser)
     parser.add_argument('--peak-of', choices=list(VARIANTS))
     parser.add_argument('--out', default=None)
     args = parser.parse_args()

@@ -31,6 +31,7 @@ import torch
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 from bench_utils import (  # noqa: E402
+    add_kd_kernels_argument,
     clock,
     device_label,
     peak_in_fresh_process,
@@ -176,13 +177,7 @@ def main() -> None:
         'report how far its resident size grows during one step (after a '
         'warm-up step)',
     )
-    parser.add_argument(
-        '--kd-kernels',
-        nargs='+',
-        choices=['torch', 'triton'],
-        default=['torch'],
-        help='kd_kernel of the KD variants (triton: CUDA only)',
-    )
+    add_kd_kernels_argument(parser)
     parser.add_argument('--peak-of', default=None, help=argparse.SUPPRESS)
     parser.add_argument('--out', default=None)
     args = parser.parse_args()

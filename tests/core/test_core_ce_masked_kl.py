@@ -7,7 +7,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from bikd_mm.core import ce_and_masked_kl_terms, select_teachers
+from bikd_mm.core import (
+    LowestScoreRule,
+    ce_and_masked_kl_terms,
+    select_teachers,
+)
 
 from .test_core_masked_kl import direct_terms, make_logits
 
@@ -179,11 +183,18 @@ def test_per_image_selection():
     check_against_direct(logits, labels, per_image, 11)
 
 
-def test_ignored_elements_get_no_gradient():
+@pytest.mark.parametrize('kernel', ['torch', 'triton'])
+def test_ignored_elements_get_no_gradient(kernel):
     logits = make_logits(2, (2, 3, 4, 4), seed=4)
+    logits = [z.detach().float().requires_grad_() for z in logits]
     labels = labels_for((2, 4, 4), 3, seed=4)
     ce, terms, _, _ = ce_and_masked_kl_terms(
-        logits, labels, per_pixel(), chunk_elements=9
+        logits,
+        labels,
+        LowestScoreRule(),
+        chunk_elements=9,
+        per_element=True,
+        kernel=kernel,
     )
     ignored = labels == IGNORE
     assert (ce[:, ignored] == 0).all()
@@ -238,17 +249,21 @@ def test_bad_inputs_name_the_problem():
         ce_and_masked_kl_terms(logits, labels, per_pixel(), normalize='mean')
 
 
+@pytest.mark.parametrize('kernel', ['torch', 'triton'])
 @pytest.mark.parametrize('dtype', [torch.bfloat16, torch.float16])
-def test_half_precision_logits_are_computed_in_float32(dtype):
+def test_half_precision_logits_are_computed_in_float32(dtype, kernel):
     """Under autocast the logits may be half precision: CE and terms are
     float32 values of exactly those logits, gradients come back in the
-    logits' dtype."""
+    logits' dtype (PyTorch path and Triton kernels)."""
     base = make_logits(2, (2, 7, 4, 4), seed=8, grad=False)
     labels = labels_for((2, 4, 4), 7, seed=8)
     half = [z.to(dtype).requires_grad_() for z in base]
     wide = [z.detach().float().requires_grad_() for z in half]
-    out = ce_and_masked_kl_terms(half, labels, per_pixel(), chunk_elements=9)
-    ref = ce_and_masked_kl_terms(wide, labels, per_pixel(), chunk_elements=9)
+    rule = LowestScoreRule()
+    out = ce_and_masked_kl_terms(
+        half, labels, rule, chunk_elements=9, per_element=True, kernel=kernel
+    )
+    ref = ce_and_masked_kl_terms(wide, labels, rule, chunk_elements=9)
     for value, ref_value in zip(out[:2], ref[:2]):
         assert value.dtype == torch.float32
         torch.testing.assert_close(value, ref_value)

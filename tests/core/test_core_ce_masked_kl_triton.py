@@ -1,6 +1,7 @@
 """The Triton kernels of ce_and_masked_kl_terms (two members, per-element
 teacher), run in Triton's interpreter on CPU: equal to the direct formulas
-in value and gradient."""
+in value and gradient. Ignored elements and half-precision logits are
+checked for both kernels in test_core_ce_masked_kl.py."""
 
 import os
 import os.path as osp
@@ -128,39 +129,6 @@ def test_without_ignore_index_and_other_ignore_value():
         LowestScoreRule(),
         ignore_index=-1,
     )
-
-
-def test_ignored_elements_get_no_gradient():
-    logits = make_logits((2, 3, 4, 4), seed=8)
-    labels = labels_for((2, 4, 4), 3, seed=8)
-    ce, terms, _, _ = ce_and_masked_kl_terms(
-        logits, labels, LowestScoreRule(), per_element=True, kernel='triton'
-    )
-    ignored = labels == IGNORE
-    assert (ce[:, ignored] == 0).all()
-    (ce.sum() + terms.sum()).backward()
-    for z in logits:
-        assert (z.grad.permute(0, 2, 3, 1)[ignored] == 0).all()
-        assert z.grad.permute(0, 2, 3, 1)[~ignored].abs().sum() > 0
-
-
-@pytest.mark.parametrize('dtype', [torch.bfloat16, torch.float16])
-def test_half_precision_logits_are_computed_in_float32(dtype):
-    logits = make_logits((2, 7, 4, 4), seed=9, dtype=dtype)
-    labels = labels_for((2, 4, 4), 7, seed=9)
-    wide = [z.detach().float().requires_grad_() for z in logits]
-    out = ce_and_masked_kl_terms(
-        logits, labels, LowestScoreRule(), per_element=True, kernel='triton'
-    )
-    ref = ce_and_masked_kl_terms(wide, labels, LowestScoreRule())
-    for value, ref_value in zip(out[:2], ref[:2]):
-        assert value.dtype == torch.float32
-        torch.testing.assert_close(value, ref_value)
-    (out[0].sum() + out[1].sum()).backward()
-    (ref[0].sum() + ref[1].sum()).backward()
-    for z, w in zip(logits, wide):
-        assert z.grad.dtype == dtype
-        torch.testing.assert_close(z.grad, w.grad.to(dtype))
 
 
 def test_only_inputs_that_need_grad_get_one():
