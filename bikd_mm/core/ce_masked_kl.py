@@ -226,7 +226,10 @@ def ce_and_masked_kl_terms(
     Args:
         logits (list[Tensor]): ``N >= 2`` members' logits of one shape.
         labels (Tensor): Integer label per element (logits' shape without
-            ``class_dim``).
+            ``class_dim``): a class in ``[0, C)`` or ``ignore_index``. Not
+            checked on the device (a check would wait for it): the
+            PyTorch path fails on another value, the Triton kernels take
+            its cross-entropy as the log-sum-exp (no class).
         select (Callable): Maps the detached ``[N, *E]`` cross-entropies
             (0 on ignored elements) to the teacher per element (``E``,
             integer; values outside ``[0, N)`` for none). Runs without
