@@ -18,23 +18,35 @@ the PyTorch path (the test suite does so).
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import math
 import os
 
 import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-#: Whether the kernels run in Triton's interpreter (CPU tensors): set
-#: ``TRITON_INTERPRET=1`` before Triton is imported (``torch`` imports it
-#: early in most processes).
-INTERPRET = os.environ.get('TRITON_INTERPRET') == '1'
-
 try:
     import triton
     import triton.language as tl
 except ImportError:  # pragma: no cover - Triton ships with CUDA builds
     triton = None
+
+
+def _interpreting() -> bool:
+    """Whether ``triton.jit`` gives interpreted kernels in this process."""
+    try:
+        return bool(triton.knobs.runtime.interpret)
+    except AttributeError:  # Triton before knobs
+        value = os.environ.get('TRITON_INTERPRET', '0')
+        return value.lower() in ('1', 'true', 'on', 'yes')
+
+
+#: Whether the kernels run in Triton's interpreter (CPU tensors): set
+#: ``TRITON_INTERPRET=1`` before Triton is imported (``torch`` imports it
+#: early in most processes).
+INTERPRET = triton is not None and _interpreting()
 
 #: Largest (power-of-two padded) class count the kernels hold in one tile.
 MAX_CLASSES = 1024
@@ -121,8 +133,12 @@ if triton is not None:
         # This program's positions of one image: element indices, value
         # offsets and masks, labels, and both members' float32 logits
         # (padded classes -inf, positions past the end zeros).
-        image = tl.program_id(1).to(tl.int64)
-        pos = tl.program_id(0) * BLOCK_S + tl.arange(0, BLOCK_S)
+        # One grid axis (the others hold at most 65535 programs): the
+        # blocks of image 0, then of image 1, ...
+        blocks = tl.cdiv(spatial, BLOCK_S)
+        program = tl.program_id(0)
+        image = (program // blocks).to(tl.int64)
+        pos = (program % blocks) * BLOCK_S + tl.arange(0, BLOCK_S)
         in_range = pos < spatial
         cls = tl.arange(0, C_PAD)
         is_class = (cls < num_classes)[None, :]
@@ -183,8 +199,11 @@ if triton is not None:
         ce1 = tl.where(valid, -tl.sum(tl.where(onehot, lp1, 0.0), 1), 0.0)
         tl.store(ce + elem, ce0, mask=in_range)
         tl.store(ce + num_elements + elem, ce1, mask=in_range)
-        tl.store(pred0 + elem, tl.argmax(x0, 1), mask=in_range)
-        tl.store(pred1 + elem, tl.argmax(x1, 1), mask=in_range)
+        # As torch.max, the first NaN is the top-1 class of a row with one.
+        top0 = tl.argmax(tl.where(x0 != x0, float('inf'), x0), 1)
+        top1 = tl.argmax(tl.where(x1 != x1, float('inf'), x1), 1)
+        tl.store(pred0 + elem, top0, mask=in_range)
+        tl.store(pred1 + elem, top1, mask=in_range)
 
         if RULE == 3:  # one fixed member teaches
             t = tl.zeros_like(elem) + fixed
@@ -299,8 +318,8 @@ if triton is not None:
 
 def _configs(which: str, c_pad: int) -> list:
     """Tiles the GPU autotuning tries for ``c_pad`` padded classes: 1/4 to
-    all of the register budget per thread, at least 8 positions (32-byte
-    loads per class row) where that fits."""
+    all of the register budget per thread, at least 8 positions per class
+    row where that fits."""
     most = MAX_VALUES_PER_THREAD[which]
 
     def fitting(blocks):
@@ -318,6 +337,14 @@ def _configs(which: str, c_pad: int) -> list:
     )
 
 
+#: Autotuning keys per kernel: the shape and the branches that change the
+#: work per value.
+TUNING_KEYS = {
+    'forward': ['num_classes', 'spatial', 'ONE_TEMP'],
+    'backward': ['num_classes', 'spatial', 'ONE_TEMP', 'NEED0', 'NEED1'],
+}
+
+
 @functools.cache
 def _kernel(which: str, c_pad: int):
     """The forward or backward kernel: autotuned over tiles on the GPU,
@@ -326,32 +353,41 @@ def _kernel(which: str, c_pad: int):
     if INTERPRET:
         return kernel
     return triton.autotune(
-        configs=_configs(which, c_pad), key=['num_classes', 'spatial']
+        configs=_configs(which, c_pad), key=TUNING_KEYS[which]
     )(kernel)
 
 
 def _launch(which: str, logits: Tensor, *args, **constants) -> None:
-    """Run a kernel over ``[B, C, *S]`` logits, one image per grid row."""
-    num_classes = logits.shape[1]
+    """Run a kernel over ``[B, C, *S]`` logits on their device."""
+    num_images, num_classes, *rest = logits.shape
+    spatial = math.prod(rest)
+    if num_images * spatial == 0:
+        return
     c_pad = triton.next_power_of_2(num_classes)
-    spatial = logits[0, 0].numel()
-    num_images = logits.shape[0]
     if INTERPRET:
         block = max(1, TILE_VALUES // c_pad)
         constants['BLOCK_S'] = min(block, triton.next_power_of_2(spatial))
 
     def grid(meta):
-        return triton.cdiv(spatial, meta['BLOCK_S']), num_images
+        return (triton.cdiv(spatial, meta['BLOCK_S']) * num_images,)
 
-    _kernel(which, c_pad)[grid](
-        *args,
-        num_classes,
-        spatial,
-        spatial * num_images,
-        *constants.pop('runtime'),
-        C_PAD=c_pad,
-        **constants,
+    # Triton launches on the current device, autograd's backward thread
+    # sets it, the forward caller may not have.
+    on_device = (
+        torch.cuda.device(logits.device)
+        if logits.is_cuda
+        else contextlib.nullcontext()
     )
+    with on_device:
+        _kernel(which, c_pad)[grid](
+            *args,
+            num_classes,
+            spatial,
+            spatial * num_images,
+            *constants.pop('runtime'),
+            C_PAD=c_pad,
+            **constants,
+        )
 
 
 class _PairCEAndMaskedKL(torch.autograd.Function):
@@ -378,7 +414,8 @@ class _PairCEAndMaskedKL(torch.autograd.Function):
             runtime=(
                 0 if ignore is None else ignore,
                 1.0 / opts['temperature'],
-                rule.fixed if fixed else -1,
+                # Like the PyTorch path: no member index, no teacher.
+                rule.fixed if fixed and rule.fixed < 2 else -1,
             ),
             HAS_IGNORE=ignore is not None,
             RULE=RULE_CODES['fixed' if fixed else rule.resolved_tie(2)],

@@ -65,11 +65,13 @@ def check(logits, labels, rule, ignore_index=IGNORE, **options):
     return teacher
 
 
-@pytest.mark.parametrize('shape', [(2, 5, 3, 7), (3, 150, 4, 5), (2, 9, 11)])
+@pytest.mark.parametrize(
+    'shape', [(2, 5, 3, 7), (3, 150, 4, 5), (2, 9, 11), (40, 6)]
+)
 @pytest.mark.parametrize('normalize', ['all', 'masked', 'none'])
 def test_equals_direct_formulas(shape, normalize):
-    """Class counts padded to a power of two (5, 9, 150), element counts
-    that leave a partial block, 1-d and 2-d element shapes."""
+    """Class counts padded to a power of two (5, 6, 9, 150), element
+    counts that leave a partial block, 0-d, 1-d and 2-d element shapes."""
     logits = make_logits(shape, seed=shape[1])
     labels = labels_for((shape[0], *shape[2:]), shape[1], seed=1)
     teacher = check(logits, labels, LowestScoreRule(), normalize=normalize)
@@ -148,6 +150,75 @@ def test_only_inputs_that_need_grad_get_one():
     )
     (ref,) = torch.autograd.grad(ref_ce.sum() + ref_terms.sum(), [logits[1]])
     torch.testing.assert_close(grad, ref)
+
+
+def test_edge_cases_match_the_torch_path():
+    """An empty batch, a fixed teacher that is no member (nobody teaches)
+    and NaN logits (top-1 is the first NaN, as torch.max says)."""
+    rule = LowestScoreRule()
+    cases = [
+        (make_logits((0, 5, 3, 4)), torch.zeros(0, 3, 4, dtype=torch.long)),
+        (make_logits((2, 5, 3, 4), seed=14), labels_for((2, 3, 4), 5)),
+    ]
+    logits = make_logits((2, 5, 3, 4), seed=15)
+    with torch.no_grad():
+        logits[0][0, 3, 1, 2] = float('nan')
+        logits[1][1, 1, 0, 0] = float('nan')
+        logits[1][1, 4, 0, 0] = float('nan')
+    cases.append((logits, labels_for((2, 3, 4), 5, seed=15)))
+    for i, (logits, labels) in enumerate(cases):
+        if i == 1:
+            rule = LowestScoreRule(fixed=2)
+        out = [
+            ce_and_masked_kl_terms(
+                logits, labels, rule, per_element=True, kernel=kernel
+            )
+            for kernel in ('triton', 'torch')
+        ]
+        for got, want in zip(out[0][:3], out[1][:3]):
+            torch.testing.assert_close(got, want, equal_nan=True)
+        for got, want in zip(out[0][3], out[1][3]):
+            assert torch.equal(got, want)
+    assert (out[0][3][1][1, 0, 0] == 1) and (out[0][3][0][0, 1, 2] == 3)
+
+
+def test_gpu_launch_path_in_the_interpreter(monkeypatch):
+    """The autotuned kernels and the one-axis grid of the GPU path, each
+    tile candidate alone (one config: no benchmarking), give the PyTorch
+    path's values and gradients."""
+    logits = make_logits((2, 19, 5, 7), seed=16)
+    labels = labels_for((2, 5, 7), 19, seed=16)
+    rule = LowestScoreRule()
+    ce, terms, teacher, _ = ce_and_masked_kl_terms(
+        logits,
+        labels,
+        rule,
+        per_element=True,
+        temperature=2.0,
+        normalize='none',
+    )
+    grads = torch.autograd.grad(ce.sum() + terms.sum(), logits)
+    tiles = {w: kernels._configs(w, 32) for w in ('forward', 'backward')}
+    opts = dict(
+        select=rule, ignore_index=IGNORE, temperature=2.0, detach_teacher=False
+    )
+    monkeypatch.setattr(kernels, 'INTERPRET', False)
+    for index in (0, -1):
+        monkeypatch.setattr(
+            kernels, '_configs', lambda w, c, i=index: [tiles[w][i]]
+        )
+        kernels._kernel.cache_clear()
+        try:
+            out = kernels.pair_ce_and_masked_kl(logits, labels, opts)
+            # The kernels' sums before the T^2 of the terms.
+            got = torch.autograd.grad(out[0].sum() + 4 * out[1].sum(), logits)
+        finally:
+            kernels._kernel.cache_clear()
+        torch.testing.assert_close(out[0], ce)
+        torch.testing.assert_close(4 * out[1], terms)
+        assert torch.equal(out[2], teacher)
+        for g, w in zip(got, grads):
+            torch.testing.assert_close(g, w)
 
 
 def test_auto_takes_the_torch_path_on_cpu(monkeypatch):
@@ -230,7 +301,7 @@ def test_kernels_compile_for_a_gpu():
         timeout=900,
     )
     assert out.returncode == 0, out.stderr[-4000:]
-    assert 'compiled 19 variants for sm_90' in out.stdout
+    assert 'compiled 23 variants for sm_90' in out.stdout
 
 
 @pytest.mark.parametrize('which', ['forward', 'backward'])

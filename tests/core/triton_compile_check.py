@@ -45,7 +45,8 @@ def signature(fn, dtype):
 
 def variants():
     """Every branch of both kernels once in float32 with 150 classes; the
-    default branches with bfloat16 and with 16 classes (another tile)."""
+    default branches with bfloat16 and with 2, 16 and 1024 classes (other
+    tiles)."""
     forward = [
         dict(HAS_IGNORE=True, RULE=rule, ONE_TEMP=one)
         for rule, one in itertools.product((0, 1, 2, 3), (True, False))
@@ -65,7 +66,9 @@ def variants():
             yield fn, 'fp32', (256, 16, 8), constants
             if i == 0:
                 yield fn, 'bf16', (256, 16, 8), constants
+                yield fn, 'fp32', (2, 128, 4), constants
                 yield fn, 'fp32', (16, 128, 4), constants
+                yield fn, 'fp32', (1024, 4, 8), constants
 
 
 def main():
