@@ -6,7 +6,8 @@ forward kernel reads each member's logits once and writes, per element,
 both cross-entropies, the teacher, both top-1 classes and the KL; one
 backward kernel reads the logits once more and writes both gradients. No
 log-probability, mask or gradient of class size exists besides the logits
-and their gradients, and no step waits for the host.
+and their gradients, and no step waits for the host (but the first of
+each shape on a GPU, which autotunes the tiles).
 
 Layout: logits ``[B, C, *S]`` (class dimension 1), contiguous. Each
 program takes ``BLOCK_S`` consecutive positions of one image and all ``C``
@@ -26,6 +27,8 @@ import os
 import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
+
+from .selection import LowestScoreRule
 
 try:
     import triton
@@ -77,8 +80,6 @@ def unsupported_reason(
     Returns:
         str | None: The reason, or None.
     """
-    from .selection import LowestScoreRule
-
     if triton is None:
         return 'Triton is not installed'
     if len(logits) != 2:
