@@ -14,8 +14,8 @@ from mmengine.optim import build_optim_wrapper
 import bikd_mm  # noqa: F401
 from bikd_mm.engine.optimizers.member_step import update_members
 from bikd_mm.engine.runner import BiKDRunner, expand_pair_config
-from bikd_mm.engine.runner.custom_keys_check import check_custom_keys
 from bikd_mm.engine.runner.optim_wrapper_override import apply_override
+from bikd_mm.engine.runner.paramwise_check import check_paramwise_cfg
 
 from ..conftest import REPO
 
@@ -283,6 +283,28 @@ def test_typo_in_a_members_own_wrapper_is_refused():
     assert keys.absolute_pos_embed == dict(decay_mult=0.0)
 
 
+def test_unknown_paramwise_key_of_a_members_own_wrapper_is_refused():
+    """mmengine ignores paramwise_cfg keys it does not read; a misspelled
+    one in a member's own config is refused like one in the override."""
+    cfg = demo_pair()
+    cfg.optim_wrapper = None
+    cfg.model.members[1]['cfg_options'] = {
+        'optim_wrapper.paramwise_cfg.norm_decay_mul': 0.0
+    }
+    with pytest.raises(
+        ValueError,
+        match=r"member 'swin': optim_wrapper.paramwise_cfg "
+        r"\['norm_decay_mul'\] are not read by DefaultOptimWrapperConstructor"
+        r'.*paramwise_cfg=dict\(_delete_=True',
+    ):
+        expand_pair_config(copy.deepcopy(cfg))
+    cfg.optim_wrapper_override = dict(
+        swin=dict(paramwise_cfg=dict(_delete_=True, norm_decay_mult=0.0))
+    )
+    expand_pair_config(cfg)
+    assert cfg.optim_wrapper.swin.paramwise_cfg == dict(norm_decay_mult=0.0)
+
+
 def test_valid_custom_keys_reach_the_parameter_groups():
     wrapper = dict(
         type='OptimWrapper',
@@ -294,7 +316,7 @@ def test_valid_custom_keys_reach_the_parameter_groups():
             )
         ),
     )
-    check_custom_keys('m2f', wrapper)
+    check_paramwise_cfg('m2f', wrapper)
     optim = build_optim_wrapper(
         TwoMembers(),
         dict(
@@ -354,13 +376,13 @@ SGD_KEYS = dict(type='OptimWrapper', optimizer=dict(type='SGD', lr=0.1))
 )
 def test_bad_custom_keys_entries_name_member_and_key(wrapper, error, match):
     with pytest.raises(error, match=match):
-        check_custom_keys('cnn', wrapper)
+        check_paramwise_cfg('cnn', wrapper)
 
 
 def test_custom_keys_left_unchecked():
     typo = dict(custom_keys=dict(head=dict(lr_mul=0.1, fix_lr=True)))
     # Another constructor reads custom_keys its own way.
-    check_custom_keys(
+    check_paramwise_cfg(
         'cnn',
         dict(
             SGD_KEYS,
@@ -370,10 +392,10 @@ def test_custom_keys_left_unchecked():
     )
     # An optimizer that is not registered: its arguments are unknown ...
     unknown = dict(type='OptimWrapper', optimizer=dict(type='NoSuchOptim'))
-    check_custom_keys('cnn', dict(unknown, paramwise_cfg=typo))
+    check_paramwise_cfg('cnn', dict(unknown, paramwise_cfg=typo))
     # ... but the mults must still be numbers.
     with pytest.raises(TypeError, match=r'decay_mult: expected a number'):
-        check_custom_keys(
+        check_paramwise_cfg(
             'cnn',
             dict(
                 unknown,
@@ -381,7 +403,7 @@ def test_custom_keys_left_unchecked():
             ),
         )
     # Group keys that OpenMMLab hooks and optimizers read pass.
-    check_custom_keys(
+    check_paramwise_cfg(
         'cnn',
         dict(
             SGD_KEYS,

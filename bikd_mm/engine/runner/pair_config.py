@@ -13,9 +13,9 @@ each member's config:
   keyed by member names. Dicts merge as in config inheritance
   (``_delete_=True`` replaces one); keys that neither the member's wrapper
   nor its wrapper and optimizer classes know are refused (see
-  :mod:`.optim_wrapper_override`), and so are unknown keys inside each
-  member's completed ``paramwise_cfg.custom_keys`` entries, its own
-  included (see :mod:`.custom_keys_check`)::
+  :mod:`.optim_wrapper_override`), and so are unknown keys in each
+  member's completed ``paramwise_cfg`` and its ``custom_keys`` entries,
+  its own included (see :mod:`.paramwise_check`)::
 
       optim_wrapper = None  # each member keeps its own ...
       optim_wrapper_override = dict(  # ... at the fine-tuning rate
@@ -35,11 +35,11 @@ import copy
 
 from mmengine.config import Config, ConfigDict
 
-from bikd_mm.engine.runner.custom_keys_check import check_custom_keys
 from bikd_mm.engine.runner.optim_wrapper_override import (
     OVERRIDE_KEY,
     apply_override,
 )
+from bikd_mm.engine.runner.paramwise_check import check_paramwise_cfg
 from bikd_mm.models.member import parse_members
 
 PAIR_CONSTRUCTOR = 'BiKDOptimWrapperConstructor'
@@ -140,7 +140,7 @@ def expand_pair_config(cfg: Config) -> Config:
     # Checked once complete, so a member's own wrapper is checked too.
     for name, wrapper in cfg.optim_wrapper.items():
         if name != 'constructor' and isinstance(wrapper, dict):
-            check_custom_keys(name, wrapper)
+            check_paramwise_cfg(name, wrapper)
 
     if 'train_cfg' in cfg and cfg.get('train_cfg'):
         sched = cfg.get('param_scheduler')

@@ -1,7 +1,9 @@
-"""Refuse unknown keys inside the ``paramwise_cfg.custom_keys`` entries of
-a member's optimizer wrapper.
+"""Refuse unknown keys in a member's ``paramwise_cfg`` and inside its
+``custom_keys`` entries.
 
-mmengine's ``DefaultOptimWrapperConstructor`` reads ``lr_mult`` and
+mmengine's ``DefaultOptimWrapperConstructor`` reads a fixed set of
+``paramwise_cfg`` keys and ignores any other (``norm_decay_mul=0.0``
+changes nothing). It reads ``lr_mult`` and
 ``decay_mult`` of the entry whose name matches a parameter, then copies
 every key of the entry into that parameter's group; a torch optimizer
 keeps group keys it does not know without a word. A misspelled
@@ -27,6 +29,7 @@ from mmengine.registry import OPTIMIZERS
 
 from bikd_mm.engine.runner.optim_wrapper_override import (
     DEFAULT_CONSTRUCTOR,
+    DEFAULT_PARAMWISE_KEYS,
     DELETE,
     accepted_arguments,
     registered_class,
@@ -45,8 +48,9 @@ def _fix_hint(key: str) -> str:
     )
 
 
-def check_custom_keys(name: str, wrapper: dict) -> None:
-    """Check the ``custom_keys`` entries of one member's wrapper.
+def check_paramwise_cfg(name: str, wrapper: dict) -> None:
+    """Check the ``paramwise_cfg`` of one member's wrapper and the entries
+    of its ``custom_keys``.
 
     Args:
         name (str): The member's name, for the messages.
@@ -55,13 +59,23 @@ def check_custom_keys(name: str, wrapper: dict) -> None:
     Raises:
         TypeError: If ``custom_keys`` or one of its entries is not a
             dict, or a mult value is not a number.
-        ValueError: If an entry holds a key that neither the constructor
-            nor the optimizer reads.
+        ValueError: If ``paramwise_cfg`` or an entry holds a key that
+            neither the constructor nor the optimizer reads.
     """
     constructor = wrapper.get('constructor', DEFAULT_CONSTRUCTOR)
     paramwise = wrapper.get('paramwise_cfg')
     if constructor != DEFAULT_CONSTRUCTOR or not isinstance(paramwise, dict):
         return
+    unknown = sorted(set(paramwise) - {DELETE} - DEFAULT_PARAMWISE_KEYS)
+    if unknown:
+        raise ValueError(
+            f'member {name!r}: optim_wrapper.paramwise_cfg {unknown} are '
+            f'not read by {DEFAULT_CONSTRUCTOR} (it reads '
+            f'{sorted(DEFAULT_PARAMWISE_KEYS)}); fix it where it is set; '
+            "the member's own paramwise_cfg is replaced with "
+            'optim_wrapper_override=dict(paramwise_cfg=dict(_delete_=True, '
+            '...))'
+        )
     custom_keys = paramwise.get('custom_keys')
     if custom_keys is None:
         return
