@@ -79,5 +79,6 @@ def add_kd_kernels_argument(parser) -> None:
         nargs='+',
         choices=['torch', 'triton'],
         default=['torch'],
-        help='kd_kernel of the KD variants (triton: CUDA only)',
+        help="kd_kernel of the KD variants ('triton': CUDA, or CPU in "
+        "Triton's interpreter with TRITON_INTERPRET=1)",
     )

@@ -44,7 +44,7 @@ if [[ $PART == steps || $PART == all ]]; then
 fi
 if [[ $PART == terms || $PART == all ]]; then
     bench kd_term_cuda 150 benchmarks/kd_term.py --device cuda --batch 4 \
-        --classes 150 --size 128 512 --iters 10 --kernels "${KERNELS[@]}" \
+        --classes 150 --size 128 512 --iters 10 --kd-kernels "${KERNELS[@]}" \
         --out "$OUT_DIR/kd_term_cuda_$card.json"
     bench loss_head_cuda 180 benchmarks/loss_head.py --device cuda \
         --batch 4 --size 512 --iters 10 --kd-kernels "${KERNELS[@]}" \

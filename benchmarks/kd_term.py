@@ -11,13 +11,13 @@ fresh process and the growth of its peak resident set size (``VmHWM``,
 reset after the inputs are made) is read from the kernel, so it also counts
 allocator slack.
 
-``--kernels torch triton`` also times the fused Triton kernels
+``--kd-kernels torch triton`` also times the fused Triton kernels
 (``kd_kernel='triton'``; CUDA, or CPU under ``TRITON_INTERPRET=1`` where
 the interpreter's time means nothing).
 
 Usage::
 
-    python benchmarks/kd_term.py [--device cuda] [--kernels torch triton]
+    python benchmarks/kd_term.py [--device cuda] [--kd-kernels torch triton]
         [--out results.json]
 """
 
@@ -35,6 +35,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from bench_utils import (  # noqa: E402
+    add_kd_kernels_argument,
     device_label,
     measured,
     peak_in_fresh_process,
@@ -164,14 +165,7 @@ def main() -> None:
         help='on CPU, measure the peak RSS growth of each variant in a '
         'fresh process',
     )
-    parser.add_argument(
-        '--kernels',
-        nargs='+',
-        choices=['torch', 'triton'],
-        default=['torch'],
-        help="kernels of ours (kd_kernel); 'triton' needs CUDA or "
-        'TRITON_INTERPRET=1',
-    )
+    add_kd_kernels_argument(parser)
     parser.add_argument('--peak-of', choices=['naive', 'torch', 'triton'])
     parser.add_argument('--out', default=None)
     args = parser.parse_args()
@@ -185,7 +179,7 @@ def main() -> None:
         )
         return
     device = torch.device(args.device)
-    names = ['naive', *args.kernels]
+    names = ['naive', *args.kd_kernels]
     rows = []
     for batch, classes, size in itertools.product(
         args.batch, args.classes, args.size
@@ -207,7 +201,7 @@ def main() -> None:
         for n in names:
             row[f'{n}_ms'] = res[n]['ms']
             row[f'{n}_peak_gib'] = res[n]['peak_gib']
-        for n in args.kernels:
+        for n in args.kd_kernels:
             row[f'{n}_speedup'] = res['naive']['ms'] / res[n]['ms']
             row[f'{n}_max_loss_diff'] = abs(
                 res['naive']['loss'] - res[n]['loss']
@@ -222,12 +216,12 @@ def main() -> None:
         '| B | C | HxW | '
         + ' | '.join(f'{n} ms' for n in names)
         + ' | '
-        + ' | '.join(f'{n} speed-up' for n in args.kernels)
+        + ' | '.join(f'{n} speed-up' for n in args.kd_kernels)
         + ' | '
         + ' | '.join(f'{n} GiB' for n in names)
         + ' | max |dloss| | max |dgrad| |'
     )
-    print('| --- ' * (5 + 2 * len(names) + len(args.kernels)) + '|')
+    print('| --- ' * (5 + 2 * len(names) + len(args.kd_kernels)) + '|')
 
     def gib(value):
         return 'n/a' if value is None else f'{value:.2f}'
@@ -236,13 +230,17 @@ def main() -> None:
         cells = [f'{r["batch"]}', f'{r["classes"]}']
         cells.append(f'{r["size"]}x{r["size"]}')
         cells += [f'{r[n + "_ms"]:.1f}' for n in names]
-        cells += [f'{r[n + "_speedup"]:.2f}x' for n in args.kernels]
+        cells += [f'{r[n + "_speedup"]:.2f}x' for n in args.kd_kernels]
         cells += [gib(r[n + '_peak_gib']) for n in names]
         cells.append(
-            '{:.1e}'.format(max(r[n + '_max_loss_diff'] for n in args.kernels))
+            '{:.1e}'.format(
+                max(r[n + '_max_loss_diff'] for n in args.kd_kernels)
+            )
         )
         cells.append(
-            '{:.1e}'.format(max(r[n + '_max_grad_diff'] for n in args.kernels))
+            '{:.1e}'.format(
+                max(r[n + '_max_grad_diff'] for n in args.kd_kernels)
+            )
         )
         print('| ' + ' | '.join(cells) + ' |')
     if args.out:
