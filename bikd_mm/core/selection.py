@@ -18,6 +18,21 @@ from ._checks import check_mask, check_tensor
 TIE_MODES = ('auto', 'none', 'first', 'last')
 
 
+def check_tie(tie: str) -> None:
+    """Refuse a tie rule that is not one of :data:`TIE_MODES`."""
+    if tie not in TIE_MODES:
+        raise ValueError(f'tie must be one of {TIE_MODES}, got {tie!r}')
+
+
+def resolve_tie(tie: str, num: int) -> str:
+    """``tie`` with ``'auto'`` resolved for ``num`` members (the reference
+    rule: the last of two teaches, of more nobody)."""
+    check_tie(tie)
+    if tie != 'auto':
+        return tie
+    return 'last' if num == 2 else 'none'
+
+
 def select_teachers(
     scores: Tensor,
     higher_is_better: bool,
@@ -72,8 +87,7 @@ def select_teachers(
         >>> select_teachers(scores, higher_is_better=True)
         tensor([0, 1, 1])
     """
-    if tie not in TIE_MODES:
-        raise ValueError(f'tie must be one of {TIE_MODES}, got {tie!r}')
+    check_tie(tie)
     check_tensor(scores, 'scores')
     if scores.dim() < 1 or scores.shape[0] < 2:
         raise ValueError(
@@ -82,8 +96,7 @@ def select_teachers(
         )
     num = scores.shape[0]
     check_mask(valid, scores.shape[1:], 'valid')
-    if tie == 'auto':
-        tie = 'last' if num == 2 else 'none'
+    tie = resolve_tie(tie, num)
 
     ranked = scores.detach()
     if not ranked.is_floating_point():
@@ -133,10 +146,7 @@ class LowestScoreRule:
     fixed: int | None = None
 
     def __post_init__(self) -> None:
-        if self.tie not in TIE_MODES:
-            raise ValueError(
-                f'tie must be one of {TIE_MODES}, got {self.tie!r}'
-            )
+        check_tie(self.tie)
         if self.fixed is not None and (
             isinstance(self.fixed, bool)
             or not isinstance(self.fixed, int)
@@ -148,9 +158,7 @@ class LowestScoreRule:
 
     def resolved_tie(self, num: int) -> str:
         """The tie rule for ``num`` members (``'auto'`` resolved)."""
-        if self.tie != 'auto':
-            return self.tie
-        return 'last' if num == 2 else 'none'
+        return resolve_tie(self.tie, num)
 
     def __call__(self, scores: Tensor) -> Tensor:
         if self.fixed is not None:

@@ -9,7 +9,7 @@ from torch import Tensor
 
 from bikd_mm.core import gt_confidence, select_teachers
 from bikd_mm.core.masked_kl import NORMALIZE_MODES
-from bikd_mm.core.selection import TIE_MODES
+from bikd_mm.core.selection import check_tie
 from bikd_mm.models.base_bikd_model import BaseBiKDModel
 from bikd_mm.models.classifiers.member_adapters import build_adapter
 
@@ -97,8 +97,7 @@ class BiKDClassifier(BaseBiKDModel):
                 f'normalize must be one of {NORMALIZE_MODES}, '
                 f'got {normalize!r}'
             )
-        if tie not in TIE_MODES:
-            raise ValueError(f'tie must be one of {TIE_MODES}, got {tie!r}')
+        check_tie(tie)
         if not temperature > 0:
             raise ValueError(f'temperature must be > 0, got {temperature!r}')
         self.kd_weight = kd_weight
