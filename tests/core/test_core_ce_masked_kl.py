@@ -12,6 +12,7 @@ from bikd_mm.core import (
     ce_and_masked_kl_terms,
     select_teachers,
 )
+from bikd_mm.core.ce_masked_kl import DEFAULT_FUSED_CHUNK_ELEMENTS
 
 from .test_core_masked_kl import direct_terms, make_logits
 
@@ -51,28 +52,71 @@ def direct(logits, labels, select, per_element=False, **options):
     return ce, terms, teacher
 
 
-def check_against_direct(logits, labels, select, chunk, **options):
+# Tolerances of float32 results against the float64 reference.
+FLOAT32_TOLERANCE = dict(
+    ce=dict(rtol=1e-5, atol=1e-5),
+    terms=dict(rtol=1e-5, atol=1e-6),
+    grad=dict(rtol=1e-4, atol=1e-6),
+)
+
+
+def check_against_direct(
+    logits,
+    labels,
+    select,
+    chunk=DEFAULT_FUSED_CHUNK_ELEMENTS,
+    ignore_index=IGNORE,
+    **options,
+):
+    """ce_and_masked_kl_terms (any ``kernel`` in ``options``) against
+    :func:`direct` in float64, values and gradients of every output.
+
+    Returns:
+        Tensor: The teachers.
+    """
     ce, terms, teacher, preds = ce_and_masked_kl_terms(
-        logits, labels, select, chunk_elements=chunk, **options
+        logits,
+        labels,
+        select,
+        ignore_index=ignore_index,
+        chunk_elements=chunk,
+        **options,
     )
-    ref_ce, ref_terms, ref_teacher = direct(logits, labels, select, **options)
-    torch.testing.assert_close(ce, ref_ce)
-    torch.testing.assert_close(terms, ref_terms)
+    options.pop('kernel', None)
+    wide = [z.detach().double().requires_grad_() for z in logits]
+    if ignore_index is not None:
+        labels = torch.where(labels == ignore_index, IGNORE, labels)
+    ref_ce, ref_terms, ref_teacher = direct(wide, labels, select, **options)
+    tol = (
+        dict(ce={}, terms={}, grad={})
+        if logits[0].dtype == torch.float64
+        else FLOAT32_TOLERANCE
+    )
+    torch.testing.assert_close(ce, ref_ce.to(ce.dtype), **tol['ce'])
+    torch.testing.assert_close(
+        terms, ref_terms.to(terms.dtype), **tol['terms']
+    )
     assert torch.equal(teacher, ref_teacher)
     for pred, z in zip(preds, logits):
         assert torch.equal(pred, z.argmax(1))
     # Distinct weights per direction and per element exercise every
     # gradient path: CE of each member, each (teacher, student) pair.
     n = len(logits)
-    w_terms = torch.arange(1.0, n * n + 1, dtype=terms.dtype).reshape(n, n)
-    w_ce = torch.linspace(0.5, 2.0, ce.numel(), dtype=ce.dtype)
+    w_terms = torch.arange(1.0, n * n + 1, dtype=torch.float64).reshape(n, n)
+    w_ce = torch.linspace(0.5, 2.0, ce.numel(), dtype=torch.float64)
     w_ce = w_ce.reshape(ce.shape)
-    out = (terms * w_terms).sum() + (ce * w_ce).sum()
+    out = (terms * w_terms.to(terms.dtype)).sum() + (
+        ce * w_ce.to(ce.dtype)
+    ).sum()
     ref = (ref_terms * w_terms).sum() + (ref_ce * w_ce).sum()
     grads = torch.autograd.grad(out, logits)
-    ref_grads = torch.autograd.grad(ref, logits)
-    for grad, ref_grad in zip(grads, ref_grads):
-        torch.testing.assert_close(grad, ref_grad)
+    ref_grads = torch.autograd.grad(ref, wide)
+    for grad, ref_grad, z in zip(grads, ref_grads, logits):
+        assert grad.dtype == z.dtype
+        torch.testing.assert_close(
+            grad, ref_grad.to(grad.dtype), **tol['grad']
+        )
+    return teacher
 
 
 @pytest.mark.parametrize('n', [2, 3, 4])
