@@ -401,3 +401,8 @@ def test_labels_outside_the_classes_are_refused_with_the_image(bad):
         pair.train_step(data, wrapper)
     # Refused before any update.
     assert all(torch.equal(a, b) for a, b in zip(before, pair.parameters()))
+
+
+def test_unknown_tie_rule_is_refused_when_built():
+    with pytest.raises(ValueError, match=r"tie must be one of .*'best'"):
+        build_pair(tie='best')
