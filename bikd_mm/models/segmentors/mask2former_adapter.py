@@ -10,7 +10,6 @@ compares with the other members'.
 
 import contextlib
 
-import mmdet.models.dense_heads.mask2former_head as mmdet_m2f
 import torch
 from mmseg.models.segmentors import EncoderDecoder
 from mmseg.utils import add_prefix
@@ -29,6 +28,10 @@ def _local_mask_count():
     normalised by that image's own count, and a collective per image would
     hang processes whose batches differ in size.
     """
+    # mmdet is needed by Mask2Former members only: importing it here keeps
+    # ``import bikd_mm`` free of it.
+    import mmdet.models.dense_heads.mask2former_head as mmdet_m2f
+
     reduce_mean = mmdet_m2f.reduce_mean
     mmdet_m2f.reduce_mean = lambda tensor: tensor
     try:
