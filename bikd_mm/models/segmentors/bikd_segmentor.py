@@ -14,6 +14,7 @@ from bikd_mm.core.ce_masked_kl import KERNELS
 from bikd_mm.models.base_bikd_model import BaseBiKDModel
 from bikd_mm.models.losses.bce_dice_loss import BCEDiceLoss
 from bikd_mm.models.segmentors.member_adapters import build_adapter
+from bikd_mm.models.segmentors.sync_free_accuracy import sync_free_accuracy
 
 GRANULARITIES = ('pixel', 'image')
 SELECTION_LOSSES = ('ce', 'bce_dice', 'task_loss')
@@ -97,7 +98,14 @@ class BiKDSegmentor(BaseBiKDModel):
             ``fixed_teacher``; an error otherwise) or ``'auto'`` (the
             kernels where they apply to CUDA logits, else PyTorch). See
             :func:`bikd_mm.core.ce_and_masked_kl_terms`. Defaults to
-            ``'torch'``.
+            ``'auto'``.
+        sync_free_accuracy (bool): Members' decode and auxiliary heads log
+            their top-1 ``acc_seg`` with ``argmax`` and masked sums instead
+            of mmseg's ``accuracy`` (``topk`` and boolean indexing, which
+            waits for the GPU): the same value, except where a pixel's top
+            scores tie exactly. See
+            :mod:`bikd_mm.models.segmentors.sync_free_accuracy`. Defaults
+            to True.
         data_preprocessor (dict, optional): Preprocessor of the pair; it
             only moves data to the device, each member normalises itself.
         init_cfg (dict, optional): Initialisation config.
@@ -119,7 +127,8 @@ class BiKDSegmentor(BaseBiKDModel):
         tie: str = 'auto',
         selection: str = 'best',
         fixed_teacher: str | None = None,
-        kd_kernel: str = 'torch',
+        kd_kernel: str = 'auto',
+        sync_free_accuracy: bool = True,
         data_preprocessor: dict | None = None,
         init_cfg: dict | None = None,
     ):
@@ -154,6 +163,7 @@ class BiKDSegmentor(BaseBiKDModel):
         self.detach_teacher = detach_teacher
         self.tie = tie
         self.share_decode_ce = share_decode_ce
+        self.sync_free_accuracy = sync_free_accuracy
         # Set by TeacherMapVisualizationHook for the steps it draws.
         self.record_kd_maps = False
         self.last_kd_maps: dict | None = None
@@ -251,9 +261,13 @@ class BiKDSegmentor(BaseBiKDModel):
             )
             adapter = self.adapters[name]
             options = dict(image_task_loss=True) if image_loss else {}
-            own, seg_logits = adapter.forward_train(
-                m_inputs, m_samples, decode_loss=name not in shared, **options
-            )
+            with sync_free_accuracy(self.sync_free_accuracy):
+                own, seg_logits = adapter.forward_train(
+                    m_inputs,
+                    m_samples,
+                    decode_loss=name not in shared,
+                    **options,
+                )
             if image_loss:
                 image_task_loss[name] = adapter.last_image_task_loss
             losses.update({f'{name}.{k}': v for k, v in own.items()})
