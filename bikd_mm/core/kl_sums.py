@@ -206,7 +206,9 @@ def _pair_log_prob_grads(
     torch.sub(lp0, lp1, out=d)
     q = _pick_pair(lp1, d, t_idx == 0, class_dim).exp_().mul_(w)
     if out1 is not None:
-        torch.where(teach1, d, d.new_tensor(2.0), out=out1)
+        # new_full fills on the device; new_tensor would copy from the
+        # host and wait for the GPU.
+        torch.where(teach1, d, d.new_full((), 2.0), out=out1)
         torch.addcmul(q, q, out1, value=-1, out=out1)
     if out0 is not None:
         out0.masked_fill_(~teach0, -2)
