@@ -82,3 +82,15 @@ def add_kd_kernels_argument(parser) -> None:
         help="kd_kernel of the KD variants ('triton': CUDA, or CPU in "
         "Triton's interpreter with TRITON_INTERPRET=1)",
     )
+
+
+def add_stock_accuracy_argument(parser) -> None:
+    """``--stock-accuracy``: pairs log ``acc_seg`` with mmseg's accuracy
+    (``BiKDSegmentor(sync_free_accuracy=False)``)."""
+    parser.add_argument(
+        '--stock-accuracy',
+        action='store_true',
+        help="pairs log acc_seg with mmseg's accuracy (topk, host "
+        'synchronisation) instead of the sync-free one '
+        '(BiKDSegmentor(sync_free_accuracy=False))',
+    )

@@ -1,56 +1,74 @@
 #!/usr/bin/env bash
 # The GPU benchmarks, for a lent GPU machine (see ../shared/gpu/README.md),
-# in two parts that each fit one 600-second command. From the project
-# root, after `EXTRA_WHEELS="importlib_metadata==8.7.0" bash
-# ../shared/gpu/prepare.sh` here (mmpretrain imports importlib_metadata;
-# 10.x needs lazy_importer):
-#   source .gpu/setup.sh && bash benchmarks/gpu_suite.sh "$OUT" steps
-# then, on the same warm machine (the packages stay in /tmp/site):
-#   export PYTHONPATH=/tmp/site:$PWD && bash benchmarks/gpu_suite.sh "$OUT" terms
-# Part `steps`: correctness of both kernels on the GPU, then the whole
-# pair step (the goals) with a profile; part `terms`: the KD term alone
-# and the decode losses in float32 and under autocast. Writes JSON and the
-# printed tables under the given folder.
-set -euo pipefail
-OUT_DIR=${1:?usage: gpu_suite.sh OUT_DIR [steps|terms|all]}
-PART=${2:-all}
-mkdir -p "$OUT_DIR"
-card=$(python3 -c 'import torch; print(torch.cuda.get_device_name().split()[-1].lower())')
+# in one command of at most 600 seconds (about 420 on an H100 with the
+# setup), most important first: the pair step (the goals) with a profile,
+# then interleaved (steadier ratios), where the step waits for the GPU,
+# correctness of both KD kernels on the GPU, the KD term alone, the decode
+# losses in float32 and under autocast. From the project root, after
+# `EXTRA_WHEELS="importlib_metadata==8.7.0" bash ../shared/gpu/prepare.sh`
+# here (mmpretrain imports importlib_metadata; 10.x needs lazy_importer):
+#   source .gpu/setup.sh && bash benchmarks/gpu_suite.sh "$OUT"
+# Each benchmark runs under its own time limit; its exit status and time
+# go to suite.txt and the next one still runs. Output is unbuffered, so a
+# benchmark cut short keeps what it printed. The device tool returns at
+# most eight files: finished benchmarks' tables and JSON are packed into
+# results.tar, the running one's table stays beside it.
+# DEVICE=cpu SIZE=64 CONFIGS="a.py b.py" try the plumbing on a machine
+# without a GPU (with TRITON_INTERPRET=1; host_syncs needs CUDA).
+set -uo pipefail
+OUT_DIR=${1:?usage: gpu_suite.sh OUT_DIR}
+DEVICE=${DEVICE:-cuda}
+SIZE=${SIZE:-512}
+ITERS=${ITERS:-10}
+# A factor on every time limit (the CPU dry run is slower).
+SLOW=${SLOW:-1}
 R50=mmseg::upernet/upernet_r50_4xb4-160k_ade20k-512x512.py
 SWIN=mmseg::swin/swin-tiny-patch4-window7-in1k-pre_upernet_8xb2-160k_ade20k-512x512.py
+read -r -a PAIR <<< "${CONFIGS:-$R50 $SWIN}"
 KERNELS=(torch triton)
+export PYTHONUNBUFFERED=1
+mkdir -p "$OUT_DIR"
+DONE=$(mktemp -d)
+SUITE="$OUT_DIR/suite.txt"
+if [[ $DEVICE == cuda ]]; then
+    card=$(python3 -c 'import torch; print(torch.cuda.get_device_name().split()[-1].lower())')
+    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv \
+        >> "$SUITE"
+else
+    card=$DEVICE
+fi
+python3 -c 'import sys, torch; print("python", sys.version.split()[0], "torch", torch.__version__)' >> "$SUITE" 2>&1
+python3 -c 'import triton; print("triton", triton.__version__)' \
+    >> "$SUITE" 2>&1 || true
 
-# Runs one benchmark with a time limit; a failure is recorded in its log
-# and the next benchmark still runs.
+# bench NAME LIMIT SCRIPT ARGS...: runs one benchmark for at most LIMIT
+# (times SLOW) seconds; its table NAME_CARD.txt and JSON (--out) end in
+# results.tar.
 bench() {
-    local name=$1 limit=$2
+    local name=$1 limit=$(( $2 * SLOW )) start=$SECONDS
     shift 2
-    timeout "$limit" python3 "$@" 2>&1 | grep -v -i warn \
-        | tee "$OUT_DIR/${name}_$card.txt" || echo "$name: exit $?" \
-        | tee -a "$OUT_DIR/failures.txt"
+    local table="$OUT_DIR/${name}_$card.txt"
+    timeout "$limit" python3 "$@" --out "$DONE/${name}_$card.json" 2>&1 \
+        | grep --line-buffered -v -i warn > "$table"
+    local rc=${PIPESTATUS[0]}
+    echo "$name: exit $rc after $(( SECONDS - start )) s" >> "$SUITE"
+    mv "$table" "$DONE/"
+    tar -cf "$OUT_DIR/results.tar" -C "$DONE" .
 }
 
-nvidia-smi --query-gpu=name,memory.total --format=csv > "$OUT_DIR/gpu.txt"
-python3 -c 'import triton; print("triton", triton.__version__)' \
-    >> "$OUT_DIR/gpu.txt" 2>&1 || true
-if [[ $PART == steps || $PART == all ]]; then
-    # Correctness on the GPU first (float32 and float16 logits vs float64
-    # CPU, the PyTorch path and the compiled Triton kernels).
-    bench kd_correctness 200 benchmarks/kd_correctness.py --device cuda
-    bench step_overhead_cuda 330 benchmarks/step_overhead.py \
-        --device cuda --size 512 --batch 4 --iters 10 --profile \
-        --kd-kernels "${KERNELS[@]}" --configs "$R50" "$SWIN" \
-        --out "$OUT_DIR/step_overhead_cuda_$card.json"
+common=(--device "$DEVICE" --batch 4 --kd-kernels "${KERNELS[@]}")
+pair=("${common[@]}" --size "$SIZE" --configs "${PAIR[@]}")
+bench step_overhead 120 benchmarks/step_overhead.py "${pair[@]}" \
+    --iters "$ITERS" --profile
+bench step_overhead_interleaved 120 benchmarks/step_overhead.py \
+    "${pair[@]}" --iters $(( 2 * ITERS )) --interleave
+if [[ $DEVICE == cuda ]]; then
+    bench host_syncs 60 benchmarks/host_syncs.py "${pair[@]}"
 fi
-if [[ $PART == terms || $PART == all ]]; then
-    bench kd_term_cuda 150 benchmarks/kd_term.py --device cuda --batch 4 \
-        --classes 150 --size 128 512 --iters 10 --kd-kernels "${KERNELS[@]}" \
-        --out "$OUT_DIR/kd_term_cuda_$card.json"
-    bench loss_head_cuda 180 benchmarks/loss_head.py --device cuda \
-        --batch 4 --size 512 --iters 10 --kd-kernels "${KERNELS[@]}" \
-        --configs "$R50" "$SWIN" --out "$OUT_DIR/loss_head_cuda_$card.json"
-    bench loss_head_cuda_amp 180 benchmarks/loss_head.py --device cuda \
-        --batch 4 --size 512 --iters 10 --amp --kd-kernels "${KERNELS[@]}" \
-        --configs "$R50" "$SWIN" \
-        --out "$OUT_DIR/loss_head_cuda_amp_$card.json"
-fi
+bench kd_correctness 80 benchmarks/kd_correctness.py --device "$DEVICE"
+bench kd_term 60 benchmarks/kd_term.py "${common[@]}" --iters "$ITERS" \
+    --classes 150 --size $(( SIZE / 4 )) "$SIZE"
+bench loss_head 50 benchmarks/loss_head.py "${pair[@]}" --iters "$ITERS"
+bench loss_head_amp 50 benchmarks/loss_head.py "${pair[@]}" \
+    --iters "$ITERS" --amp
+echo "suite done after $SECONDS s" >> "$SUITE"

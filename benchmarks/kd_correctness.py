@@ -20,6 +20,8 @@ Usage::
 
 import argparse
 import itertools
+import json
+import os
 import os.path as osp
 import sys
 
@@ -132,6 +134,7 @@ def main() -> None:
     parser.add_argument(
         '--device', default='cuda' if torch.cuda.is_available() else 'cpu'
     )
+    parser.add_argument('--out', default=None, help='JSON of every case')
     args = parser.parse_args()
     device = torch.device(args.device)
     half = torch.float16 if device.type == 'cuda' else torch.bfloat16
@@ -145,6 +148,7 @@ def main() -> None:
     )
     print('| --- ' * 11 + '|')
     failed = 0
+    cases = []
     for (
         kernel,
         classes,
@@ -163,6 +167,19 @@ def main() -> None:
         )
         ok = max(diff.values()) <= TOLERANCE[dtype]
         failed += not ok
+        cases.append(
+            dict(
+                kernel=kernel,
+                classes=classes,
+                dtype=str(dtype)[6:],
+                members=n,
+                selection=granularity,
+                temperature=temp,
+                detach=bool(detach),
+                max_diff=diff,
+                ok=ok,
+            )
+        )
         print(
             f'| {kernel} | {classes} | {str(dtype)[6:]} | {n} '
             f'| {granularity} | {temp:g} | {bool(detach)} '
@@ -170,6 +187,14 @@ def main() -> None:
             f'| {diff["grad"]:.1e} | {"yes" if ok else "NO"} |'
         )
     print(f'{failed} case(s) beyond tolerance')
+    if args.out:
+        os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
+        with open(args.out, 'w') as f:
+            json.dump(
+                dict(device=str(device), failed=failed, cases=cases),
+                f,
+                indent=2,
+            )
     sys.exit(1 if failed else 0)
 
 

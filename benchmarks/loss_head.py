@@ -8,7 +8,8 @@ of a UPerNet head on ``S x S`` images) and labels ``[B, S, S]``, and runs
 forward + backward of:
 
 - ``task losses only``: each member's stock ``decode_head.loss_by_feat``
-  (upsampling to the label size, cross-entropy, top-1 accuracy);
+  (upsampling to the label size, cross-entropy, top-1 accuracy: the
+  pair's sync-free one, or mmseg's with ``--stock-accuracy``);
 - ``task + KD on logits``: the same plus the pair's KD term at logit
   resolution;
 - ``task + KD at label resolution``: the pair's label-resolution path, in
@@ -43,6 +44,7 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 from bench_utils import (  # noqa: E402
     add_kd_kernels_argument,
+    add_stock_accuracy_argument,
     device_label,
     measured,
     peak_in_fresh_process,
@@ -54,6 +56,9 @@ from mmseg.registry import MODELS  # noqa: E402
 from mmseg.structures import SegDataSample  # noqa: E402
 
 import bikd_mm  # noqa: E402,F401
+from bikd_mm.models.segmentors.sync_free_accuracy import (  # noqa: E402
+    sync_free_accuracy,
+)
 
 STOCK = [
     'mmseg::upernet/upernet_r50_4xb4-160k_ade20k-512x512.py',
@@ -70,14 +75,19 @@ VARIANTS = {
 }
 
 
-def build_pair(configs: list):
+def build_pair(configs: list, stock_accuracy: bool = False):
     small = {'model.pretrained': None, 'model.backbone.init_cfg': None}
     members = [
         dict(name=f'm{i}', config=c, cfg_options=small)
         for i, c in enumerate(configs)
     ]
     return MODELS.build(
-        dict(type='BiKDSegmentor', members=members, granularity='pixel')
+        dict(
+            type='BiKDSegmentor',
+            members=members,
+            granularity='pixel',
+            sync_free_accuracy=not stock_accuracy,
+        )
     )
 
 
@@ -126,7 +136,8 @@ def _loss_of(pair, variant: str, logits: list, labels, samples):
     for name, z in zip(names, logits):
         if name not in shared:
             head = pair.members[name].decode_head
-            own = head.loss_by_feat(z, samples)
+            with sync_free_accuracy(pair.sync_free_accuracy):
+                own = head.loss_by_feat(z, samples)
             losses.update({f'{name}.{k}': v for k, v in own.items()})
     if resolution is not None:
         losses.update(
@@ -150,7 +161,7 @@ def run_variant(pair, variant, inputs, device, iters: int, amp) -> dict:
 
 def peak_of(args) -> None:
     """Print the peak RSS growth (GiB) of one forward + backward."""
-    pair = build_pair(args.configs)
+    pair = build_pair(args.configs, args.stock_accuracy)
     logits, labels, samples = make_inputs(
         pair, args.batch, args.size, torch.device('cpu'), args.amp
     )
@@ -167,7 +178,8 @@ def cpu_peak_gib(args, variant: str) -> float:
         ['--peak-of', variant]
         + ['--batch', str(args.batch), '--size', str(args.size)]
         + ['--configs', *args.configs]
-        + (['--amp'] if args.amp else []),
+        + (['--amp'] if args.amp else [])
+        + (['--stock-accuracy'] if args.stock_accuracy else []),
     )
 
 
@@ -185,6 +197,7 @@ def main() -> None:
         'CUDA, bfloat16 on CPU), as with tools/train.py --amp',
     )
     add_kd_kernels_argument(parser)
+    add_stock_accuracy_argument(parser)
     parser.add_argument('--peak-of', choices=list(VARIANTS))
     parser.add_argument('--out', default=None)
     args = parser.parse_args()
@@ -192,7 +205,7 @@ def main() -> None:
         peak_of(args)
         return
     device = torch.device(args.device)
-    pair = build_pair(args.configs).to(device)
+    pair = build_pair(args.configs, args.stock_accuracy).to(device)
     inputs = make_inputs(pair, args.batch, args.size, device, args.amp)
     results = {}
     for variant, (_, kernel) in VARIANTS.items():

@@ -9,7 +9,8 @@ median over ``--iters`` steps, the ratio to the sum of the single steps,
 and peak memory: on CUDA the allocator's peak during the timed steps; on
 CPU with ``--cpu-memory`` how far the resident size grows during one step
 (each variant in a fresh process, after a warm-up step). Weights are
-random; nothing is downloaded.
+random; nothing is downloaded. Pairs log ``acc_seg`` with the sync-free
+accuracy (their default); ``--stock-accuracy`` gives them mmseg's.
 
 Usage::
 
@@ -32,6 +33,7 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 from bench_utils import (  # noqa: E402
     add_kd_kernels_argument,
+    add_stock_accuracy_argument,
     clock,
     device_label,
     peak_in_fresh_process,
@@ -140,8 +142,23 @@ def cpu_step_peak_gib(args, label: str) -> float:
         ['--peak-of', label]
         + ['--batch', str(args.batch), '--size', str(args.size)]
         + ['--configs', *args.configs]
-        + ['--kd-kernels', *args.kd_kernels],
+        + ['--kd-kernels', *args.kd_kernels]
+        + (['--stock-accuracy'] if args.stock_accuracy else []),
     )
+
+
+def member_dicts(configs: list, size: int) -> list:
+    """Members ``m0``, ``m1`` from configs, with random weights (nothing
+    is downloaded) and inputs padded to ``size``."""
+    options = {
+        'model.pretrained': None,
+        'model.backbone.init_cfg': None,
+        'model.data_preprocessor.size': (size, size),
+    }
+    return [
+        dict(name=f'm{i}', config=c, cfg_options=options)
+        for i, c in enumerate(configs)
+    ]
 
 
 def optim(model) -> OptimWrapper:
@@ -177,20 +194,13 @@ def main() -> None:
         'report how far its resident size grows during one step (after a '
         'warm-up step)',
     )
+    add_stock_accuracy_argument(parser)
     add_kd_kernels_argument(parser)
     parser.add_argument('--peak-of', default=None, help=argparse.SUPPRESS)
     parser.add_argument('--out', default=None)
     args = parser.parse_args()
     device = torch.device(args.device)
-    small = {
-        'model.pretrained': None,
-        'model.backbone.init_cfg': None,
-        'model.data_preprocessor.size': (args.size, args.size),
-    }
-    members = [
-        dict(name=f'm{i}', config=c, cfg_options=small)
-        for i, c in enumerate(args.configs)
-    ]
+    members = member_dicts(args.configs, args.size)
     specs = parse_members(members)
     classes = specs[0].model.decode_head.num_classes
     data = fake_batch(args.batch, args.size, classes, device)
@@ -204,7 +214,8 @@ def main() -> None:
                 return revert_sync_batchnorm(build_member(spec, MODELS))
 
             yield f'{spec.name} alone', member
-        variants = {'pair, task losses only': dict(kd_weight=0.0)}
+        common = dict(sync_free_accuracy=not args.stock_accuracy)
+        variants = {'pair, task losses only': dict(kd_weight=0.0, **common)}
         for kernel in args.kd_kernels:
             tag = '' if kernel == 'torch' else f' ({kernel})'
             for where, resolution in (
@@ -212,7 +223,7 @@ def main() -> None:
                 ('at label resolution', 'labels'),
             ):
                 variants[f'pair + KD {where}{tag}'] = dict(
-                    kd_resolution=resolution, kd_kernel=kernel
+                    kd_resolution=resolution, kd_kernel=kernel, **common
                 )
         for label, options in variants.items():
 
@@ -248,6 +259,9 @@ def main() -> None:
         for label, build in builders():
             step = make_step(build())
             results[label] = time_steps(step, args.iters, args.warmup, device)
+            # One line per variant as it is measured, so a run stopped
+            # early still reports what it measured.
+            print(f'measured {label}: {results[label]}', flush=True)
             if args.profile and 'label resolution' in label:
                 profile_step(step, device)
             del step
