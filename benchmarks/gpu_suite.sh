@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # The GPU benchmarks, for a lent GPU machine (see ../shared/gpu/README.md),
-# in one command of at most 600 seconds (about 420 on an H100 with the
+# in one command of at most 600 seconds (about 450 on an H100 with the
 # setup), most important first: the pair step (the goals) with a profile,
 # then interleaved (steadier ratios), where the step waits for the GPU,
-# correctness of both KD kernels on the GPU, the KD term alone, the decode
-# losses in float32 and under autocast. From the project root, after
-# `EXTRA_WHEELS="importlib_metadata==8.7.0" bash ../shared/gpu/prepare.sh`
+# correctness of both KD kernels on the GPU, the KD term alone (two and
+# three members), the decode losses in float32 and under autocast. From
+# the project root, after `EXTRA_WHEELS="importlib_metadata==8.7.0" bash ../shared/gpu/prepare.sh`
 # here (mmpretrain imports importlib_metadata; 10.x needs lazy_importer):
 #   source .gpu/setup.sh && bash benchmarks/gpu_suite.sh "$OUT"
 # Each benchmark runs under its own time limit; its exit status and time
@@ -68,6 +68,10 @@ fi
 bench kd_correctness 80 benchmarks/kd_correctness.py --device "$DEVICE"
 bench kd_term 60 benchmarks/kd_term.py "${common[@]}" --iters "$ITERS" \
     --classes 150 --size $(( SIZE / 4 )) "$SIZE"
+# Three members: the PyTorch path (the kernels take two).
+bench kd_term_3members 40 benchmarks/kd_term.py --device "$DEVICE" \
+    --batch 4 --members 3 --kd-kernels torch --iters "$ITERS" \
+    --classes 150 --size "$SIZE"
 bench loss_head 50 benchmarks/loss_head.py "${pair[@]}" --iters "$ITERS"
 bench loss_head_amp 50 benchmarks/loss_head.py "${pair[@]}" \
     --iters "$ITERS" --amp
