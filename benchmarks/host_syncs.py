@@ -1,7 +1,8 @@
 """Where a training step waits for the GPU (host synchronisations).
 
 Builds each member alone and the pair (task losses only, KD on logits, KD
-at label resolution, per ``--kd-kernels``) as ``step_overhead.py`` does,
+at label resolution, per ``--kd-kernels``) as ``step_overhead.py`` does
+(its ``variant_builders``),
 runs two warm-up steps, then one step under
 ``torch.cuda.set_sync_debug_mode('warn')`` and counts the synchronising
 calls, each with the first frame of the call stack inside mmseg, mmengine,
@@ -26,16 +27,15 @@ import torch
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from bench_utils import add_kd_kernels_argument  # noqa: E402
-from mmengine.model import revert_sync_batchnorm  # noqa: E402
-from mmseg.registry import MODELS  # noqa: E402
 from step_overhead import (  # noqa: E402
     DEMO,
     fake_batch,
     member_dicts,
-    optim,
+    train_step,
+    variant_builders,
 )
 
-from bikd_mm.models.member import build_member, parse_members  # noqa: E402
+from bikd_mm.models.member import parse_members  # noqa: E402
 
 PACKAGES = ('/mmseg/', '/mmengine/', '/mmpretrain/', '/bikd_mm/')
 
@@ -43,13 +43,13 @@ PACKAGES = ('/mmseg/', '/mmengine/', '/mmpretrain/', '/bikd_mm/')
 def where_synced() -> str:
     """The innermost frame of the current stack inside the packages."""
     for frame in reversed(traceback.extract_stack()[:-3]):
-        if any(p in frame.filename for p in PACKAGES):
-            path = frame.filename
-            for p in PACKAGES:
-                if p in path:
-                    path = p.strip('/') + '/' + path.split(p, 1)[1]
-                    break
-            return f'{path}:{frame.lineno} ({frame.name})'
+        for package in PACKAGES:
+            if package in frame.filename:
+                path = frame.filename.split(package, 1)[1]
+                return (
+                    f'{package.strip("/")}/{path}:{frame.lineno} '
+                    f'({frame.name})'
+                )
     return '?'
 
 
@@ -91,30 +91,9 @@ def main() -> None:
     specs = parse_members(members)
     classes = specs[0].model.decode_head.num_classes
     data = fake_batch(args.batch, args.size, classes, device)
-    variants = {}
-    for spec in specs:
-        variants[f'{spec.name} alone'] = lambda spec=spec: build_member(
-            spec, MODELS
-        )
-    pair_options = {'pair, task losses only': dict(kd_weight=0.0)}
-    for kernel in args.kd_kernels:
-        for resolution in ('logits', 'labels'):
-            pair_options[f'pair + KD at {resolution} ({kernel})'] = dict(
-                kd_resolution=resolution, kd_kernel=kernel
-            )
-    for label, options in pair_options.items():
-        variants[label] = lambda options=options: MODELS.build(
-            dict(type='BiKDSegmentor', members=members, **options)
-        )
     results = {}
-    for label, build in variants.items():
-        torch.manual_seed(0)
-        model = revert_sync_batchnorm(build()).to(device)
-        wrapper = optim(model)
-
-        def step(model=model, wrapper=wrapper):
-            model.train_step(data, wrapper)
-
+    for label, build in variant_builders(members, specs, args.kd_kernels):
+        step = train_step(build(), data, device)
         for _ in range(2):
             step()
         places = count_syncs(step)
@@ -125,7 +104,7 @@ def main() -> None:
         )
         for place, count in places.most_common():
             print(f'    {count} x {place}', flush=True)
-        del model, wrapper, step
+        del step
         torch.cuda.empty_cache()
     if args.out:
         os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)

@@ -161,6 +161,54 @@ def member_dicts(configs: list, size: int) -> list:
     ]
 
 
+def variant_builders(
+    members: list,
+    specs: list,
+    kd_kernels: list,
+    sync_free_accuracy: bool = True,
+):
+    """``(label, build)`` of each member alone and of each pair variant:
+    task losses only, then KD on logits and at label resolution per
+    kernel. ``build()`` returns the model (seeded, plain batch norm)."""
+    for spec in specs:
+
+        def member(spec=spec):
+            torch.manual_seed(0)
+            return revert_sync_batchnorm(build_member(spec, MODELS))
+
+        yield f'{spec.name} alone', member
+    common = dict(sync_free_accuracy=sync_free_accuracy)
+    variants = {'pair, task losses only': dict(kd_weight=0.0, **common)}
+    for kernel in kd_kernels:
+        tag = '' if kernel == 'torch' else f' ({kernel})'
+        for where, resolution in (
+            ('on logits', 'logits'),
+            ('at label resolution', 'labels'),
+        ):
+            variants[f'pair + KD {where}{tag}'] = dict(
+                kd_resolution=resolution, kd_kernel=kernel, **common
+            )
+    for label, options in variants.items():
+
+        def pair(options=options):
+            torch.manual_seed(0)
+            return revert_sync_batchnorm(
+                MODELS.build(
+                    dict(type='BiKDSegmentor', members=members, **options)
+                )
+            )
+
+        yield label, pair
+
+
+def train_step(model, data: dict, device):
+    """One optimizer step of ``model`` on ``data`` as a callable (the
+    model moved to ``device``, with its own AdamW)."""
+    model = model.to(device)
+    wrapper = optim(model)
+    return lambda: model.train_step(data, wrapper)
+
+
 def optim(model) -> OptimWrapper:
     return OptimWrapper(
         torch.optim.AdamW(model.parameters(), lr=1e-6, weight_decay=1e-5)
@@ -207,40 +255,12 @@ def main() -> None:
     results = {}
 
     def builders():
-        for spec in specs:
-
-            def member(spec=spec):
-                torch.manual_seed(0)
-                return revert_sync_batchnorm(build_member(spec, MODELS))
-
-            yield f'{spec.name} alone', member
-        common = dict(sync_free_accuracy=not args.stock_accuracy)
-        variants = {'pair, task losses only': dict(kd_weight=0.0, **common)}
-        for kernel in args.kd_kernels:
-            tag = '' if kernel == 'torch' else f' ({kernel})'
-            for where, resolution in (
-                ('on logits', 'logits'),
-                ('at label resolution', 'labels'),
-            ):
-                variants[f'pair + KD {where}{tag}'] = dict(
-                    kd_resolution=resolution, kd_kernel=kernel, **common
-                )
-        for label, options in variants.items():
-
-            def pair(options=options):
-                torch.manual_seed(0)
-                return revert_sync_batchnorm(
-                    MODELS.build(
-                        dict(type='BiKDSegmentor', members=members, **options)
-                    )
-                )
-
-            yield label, pair
+        return variant_builders(
+            members, specs, args.kd_kernels, not args.stock_accuracy
+        )
 
     def make_step(model):
-        model = model.to(device)
-        wrapper = optim(model)
-        return lambda: model.train_step(data, wrapper)
+        return train_step(model, data, device)
 
     if args.peak_of:
         build = dict(builders())[args.peak_of]
