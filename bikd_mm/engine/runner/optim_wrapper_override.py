@@ -157,16 +157,27 @@ def _check_nested(name: str, override: dict, merged: dict) -> None:
                     else f'{unknown} are not among {sorted(known)}'
                 )
             )
-    paramwise = override.get('paramwise_cfg')
-    constructor = merged.get('constructor', DEFAULT_CONSTRUCTOR)
-    if isinstance(paramwise, dict) and constructor == DEFAULT_CONSTRUCTOR:
-        unknown = sorted(set(paramwise) - {DELETE} - DEFAULT_PARAMWISE_KEYS)
-        if unknown:
-            raise KeyError(
-                f'{OVERRIDE_KEY}: member {name!r}: paramwise_cfg {unknown} '
-                'are not read by DefaultOptimWrapperConstructor (it reads '
-                f'{sorted(DEFAULT_PARAMWISE_KEYS)})'
-            )
+    unknown = unknown_paramwise_keys(
+        override.get('paramwise_cfg'), merged.get('constructor')
+    )
+    if unknown:
+        raise KeyError(
+            f'{OVERRIDE_KEY}: member {name!r}: paramwise_cfg {unknown} '
+            'are not read by DefaultOptimWrapperConstructor (it reads '
+            f'{sorted(DEFAULT_PARAMWISE_KEYS)})'
+        )
+
+
+def unknown_paramwise_keys(paramwise, constructor: str | None) -> list:
+    """The keys of ``paramwise`` (a ``paramwise_cfg``) that mmengine's
+    default constructor does not read, sorted; none when ``constructor``
+    (None: the default) is another one, which reads its own keys, or
+    ``paramwise`` is not a dict."""
+    if (constructor or DEFAULT_CONSTRUCTOR) != DEFAULT_CONSTRUCTOR:
+        return []
+    if not isinstance(paramwise, dict):
+        return []
+    return sorted(set(paramwise) - {DELETE} - DEFAULT_PARAMWISE_KEYS)
 
 
 def apply_override(wrappers: dict, override: dict) -> dict:

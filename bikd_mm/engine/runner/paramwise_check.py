@@ -33,6 +33,7 @@ from bikd_mm.engine.runner.optim_wrapper_override import (
     DELETE,
     accepted_arguments,
     registered_class,
+    unknown_paramwise_keys,
 )
 
 MULT_KEYS = ('lr_mult', 'decay_mult')
@@ -66,7 +67,7 @@ def check_paramwise_cfg(name: str, wrapper: dict) -> None:
     paramwise = wrapper.get('paramwise_cfg')
     if constructor != DEFAULT_CONSTRUCTOR or not isinstance(paramwise, dict):
         return
-    unknown = sorted(set(paramwise) - {DELETE} - DEFAULT_PARAMWISE_KEYS)
+    unknown = unknown_paramwise_keys(paramwise, constructor)
     if unknown:
         raise ValueError(
             f'member {name!r}: optim_wrapper.paramwise_cfg {unknown} are '
