@@ -19,6 +19,13 @@ mmpretrain 1.2.0) needs on torch 2.14 lives here, is applied once by
    allow-list entry that would let a checkpoint call arbitrary attributes.
    The registry is rebuilt on import anyway, so its pickled state leaves it
    out (``HistoryBuffer.__setstate__`` already accepts a state without it).
+   Checkpoints written by stock mmengine (mmseg's and mmpretrain's own
+   ``train.py``) do hold it: ``getattr(HistoryBuffer, 'min')`` and the
+   other built-in statistics. For those, ``builtins.getattr`` is
+   allow-listed as :func:`history_buffer_getattr`, which returns only
+   ``HistoryBuffer``'s own statistics methods and refuses every other
+   object or name, so such files load in weights-only mode and a
+   ``getattr`` on anything else is still refused.
 3. Distributed training on CPU. mmengine's ``init_dist`` for the
    ``pytorch`` launcher always calls ``torch.cuda.set_device``, which fails
    on a machine without a GPU, so a gloo run (CPU clusters, CI) cannot
@@ -53,16 +60,50 @@ def _numpy_safe_globals() -> list:
     return [_reconstruct, scalar, np.ndarray, np.dtype, *dtype_classes]
 
 
+HISTORY_BUFFER_STATISTICS = ('min', 'max', 'current', 'mean')
+
+
+def history_buffer_getattr(obj, name: str):
+    """``getattr`` as stock mmengine checkpoints need it, and no more.
+
+    Args:
+        obj: Must be mmengine's ``HistoryBuffer`` class.
+        name (str): One of its built-in statistics methods
+            (:data:`HISTORY_BUFFER_STATISTICS`).
+
+    Returns:
+        The method.
+
+    Raises:
+        pickle.UnpicklingError: For any other object or name.
+    """
+    import pickle
+
+    from mmengine.logging.history_buffer import HistoryBuffer
+
+    if obj is HistoryBuffer and name in HISTORY_BUFFER_STATISTICS:
+        return getattr(HistoryBuffer, name)
+    raise pickle.UnpicklingError(
+        f'Unsupported global: GLOBAL getattr({obj!r}, {name!r}): only '
+        'the statistics methods of mmengine HistoryBuffer '
+        f'{HISTORY_BUFFER_STATISTICS} are allowed'
+    )
+
+
 def checkpoint_safe_globals() -> list:
     """Return the non-tensor types that mmengine checkpoints contain.
 
     Returns:
-        list: Classes and functions to pass to
-        ``torch.serialization.add_safe_globals``.
+        list: Classes, functions and ``(function, pickled name)`` pairs
+        to pass to ``torch.serialization.add_safe_globals``.
     """
     from mmengine.logging.history_buffer import HistoryBuffer
 
-    return [HistoryBuffer, *_numpy_safe_globals()]
+    return [
+        HistoryBuffer,
+        (history_buffer_getattr, 'builtins.getattr'),
+        *_numpy_safe_globals(),
+    ]
 
 
 def _history_buffer_getstate(self) -> dict:
