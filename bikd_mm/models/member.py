@@ -187,7 +187,7 @@ def build_member(spec: MemberSpec, registry: Registry) -> nn.Module:
         # The member's weights come from its checkpoint: an ImageNet
         # initialisation of the backbone would only be overwritten (and
         # would try to download).
-        _drop_pretrained(model_cfg)
+        drop_pretrained(model_cfg)
     # Nested builds inside the member (its data preprocessor) resolve in the
     # member library's scope, whatever scope the caller runs in.
     with DefaultScope.overwrite_default_scope(registry.scope):
@@ -197,7 +197,8 @@ def build_member(spec: MemberSpec, registry: Registry) -> nn.Module:
     return model
 
 
-def _drop_pretrained(model_cfg: dict) -> None:
+def drop_pretrained(model_cfg: dict) -> None:
+    """Drop the ImageNet initialisation of a model config, in place."""
     if 'pretrained' in model_cfg:
         model_cfg['pretrained'] = None
     for key in ('backbone', 'encoder'):

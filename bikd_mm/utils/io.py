@@ -38,12 +38,19 @@ def commit_file(tmp: str, filename: str) -> None:
     fsync_dir(osp.dirname(osp.abspath(filename)))
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(filename: str, suffix: str = '') -> Iterator[str]:
     """A temporary sibling of ``filename`` to write; committed on success.
 
     The caller writes the whole file to the yielded path. When the block
-    ends normally the file is committed into place (:func:`commit_file`);
+    ends normally the file is committed into place (:func:`commit_file`),
+    with the permissions of a newly created file (0666 less the umask);
     when it raises, the temporary file is removed and ``filename`` is left
     as it was.
 
@@ -59,6 +66,9 @@ def atomic_path(filename: str, suffix: str = '') -> Iterator[str]:
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix='.tmp-', suffix=suffix)
     os.close(fd)
+    # mkstemp creates the file readable by its owner only; the committed
+    # file gets the permissions of any new file (0666 less the umask).
+    os.chmod(tmp, 0o666 & ~_umask())
     try:
         yield tmp
         commit_file(tmp, filename)
