@@ -16,6 +16,10 @@ from bikd_mm.engine.runner.checkpoint_files import (
     partial_name,
     remove_partial_checkpoints,
 )
+from bikd_mm.engine.runner.cpu_distributed import (
+    revert_sync_bn_without_cuda,
+    use_gloo_without_cuda,
+)
 from bikd_mm.engine.runner.pair_config import expand_pair_config
 from bikd_mm.utils.checkpoint import UNSAFE_ENV, load_checkpoint_file
 from bikd_mm.utils.compat import apply_compat
@@ -68,6 +72,9 @@ class BiKDRunner(Runner):
     - auto-resume takes the newest checkpoint that loads, skipping
       unreadable ones with a warning, and deletes partial files.
 
+    Without CUDA, a distributed run uses gloo and runs SyncBN layers as
+    BatchNorm (see :mod:`.cpu_distributed`).
+
     In distributed training, a rank that loses another rank (it crashed,
     was killed or hangs past ``env_cfg.dist_cfg.timeout``) stops with an
     error that says so, instead of the backend's bare message.
@@ -82,6 +89,7 @@ class BiKDRunner(Runner):
             # Read by every checkpoint load of the process, members' too.
             os.environ[UNSAFE_ENV] = '1'
         cfg = expand_pair_config(cfg.copy())
+        use_gloo_without_cuda(cfg)
         checkpoint = cfg.get('default_hooks', {}).get('checkpoint')
         if isinstance(checkpoint, dict) and checkpoint.get('type') in (
             'CheckpointHook',
@@ -90,6 +98,12 @@ class BiKDRunner(Runner):
         ):
             checkpoint['type'] = 'BiKDCheckpointHook'
         return super().from_cfg(cfg)
+
+    def wrap_model(self, model_wrapper_cfg: dict | None, model: nn.Module):
+        """Wrap as mmengine does; on the CPU, SyncBN runs as BatchNorm
+        (see :mod:`.cpu_distributed`)."""
+        model = revert_sync_bn_without_cuda(model, self.distributed)
+        return super().wrap_model(model_wrapper_cfg, model)
 
     @master_only
     def save_checkpoint(
