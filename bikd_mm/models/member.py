@@ -10,6 +10,17 @@ A member is described by a dict::
 or with an inline ``model=dict(type='EncoderDecoder', ...)`` instead of
 ``config``. The member is the stock model that the config describes, built
 by the stock registry, unmodified.
+
+``members`` is a list of such dicts, or a dict keyed by member name (the
+order of the dict is the member order; ``name`` may then be left out)::
+
+    members = dict(
+        r50=dict(config='mmseg::upernet/...py', checkpoint='r50.pth'),
+        swin=dict(config='mmseg::swin/...py', checkpoint='swin.pth'),
+    )
+
+so that a derived config or ``--cfg-options model.members.r50.checkpoint=
+...`` changes one member and keeps the others.
 """
 
 import copy
@@ -88,11 +99,46 @@ class MemberSpec:
     extra: dict = field(default_factory=dict)
 
 
-def parse_members(members: list) -> list[MemberSpec]:
+def member_list(members: list | dict) -> list[dict]:
+    """The member dicts in member order, each with its ``name``.
+
+    Args:
+        members (list[dict] | dict): A list of member dicts, or a dict of
+            them keyed by name.
+
+    Returns:
+        list[dict]: The member dicts (copies).
+
+    Raises:
+        ValueError: If a keyed member's ``name`` differs from its key.
+    """
+    if isinstance(members, dict):
+        out = []
+        for key, member in members.items():
+            if not isinstance(member, dict):
+                raise ValueError(
+                    f'members.{key}: expected a member dict, got '
+                    f'{type(member).__name__}'
+                )
+            member = dict(member)
+            if member.setdefault('name', key) != key:
+                raise ValueError(
+                    f'members.{key}: "name" is {member["name"]!r}; a '
+                    'member keyed by name needs no "name", or the same'
+                )
+            out.append(member)
+        return out
+    if isinstance(members, (list, tuple)):
+        return [dict(m) if isinstance(m, dict) else m for m in members]
+    return members
+
+
+def parse_members(members: list | dict) -> list[MemberSpec]:
     """Validate member dicts and load their configs.
 
     Args:
-        members (list[dict]): Member descriptions (see module docstring).
+        members (list[dict] | dict): Member descriptions (see module
+            docstring), a list or a dict keyed by name.
 
     Returns:
         list[MemberSpec]: One spec per member, in order.
@@ -102,6 +148,7 @@ def parse_members(members: list) -> list[MemberSpec]:
             unknown keys, or a member with neither ``config`` nor ``model``.
         FileNotFoundError: If a member's config file does not exist.
     """
+    members = member_list(members)
     if not isinstance(members, (list, tuple)) or len(members) < 2:
         raise ValueError(
             'a Bi-KD pair needs at least two members, got '
