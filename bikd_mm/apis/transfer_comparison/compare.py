@@ -8,6 +8,7 @@ from concurrent.futures import ProcessPoolExecutor
 from mmengine.config import Config
 
 from bikd_mm.apis.pretrain import pretrain_members
+from bikd_mm.models.member import member_list
 
 from .regimes import TASKS, regime_options
 from .report import _run_line, summarise, write_outputs
@@ -69,7 +70,7 @@ def compare_transfer(
     pair_cfg = Config.fromfile(pair_config)
     if cfg_options:
         pair_cfg.merge_from_dict(cfg_options)
-    members = [dict(m) for m in pair_cfg.model.members]
+    members = member_list(pair_cfg.model.members)
     names = [m['name'] for m in members]
     pretrain_members(
         members,

@@ -9,6 +9,7 @@ import time
 from mmengine.config import Config
 
 from bikd_mm.apis.pretrain import quiet
+from bikd_mm.models.member import member_list
 
 from .regimes import TASKS, regime_options
 
@@ -126,7 +127,7 @@ def run_regime(
     cfg.model.update(regime_options(regime, task, teacher))
     runner = RUNNERS.build(cfg)
     runner.train()
-    names = [m['name'] for m in cfg.model.members]
+    names = [m['name'] for m in member_list(cfg.model.members)]
     metric = TASKS[task]['metric']
     scalars = read_scalars(
         osp.join(runner.log_dir, 'vis_data', 'scalars.json'), names, metric
