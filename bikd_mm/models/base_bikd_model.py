@@ -156,12 +156,17 @@ class BaseBiKDModel(BaseModel):
         }
 
     def init_weights(self) -> None:
-        """Initialise members that have no checkpoint.
+        """Initialise members that have no weights.
 
-        Members loaded from a checkpoint keep those weights.
+        Members loaded from a checkpoint keep those weights, and so do
+        members that load their own (``pretrained=True`` of a
+        ``TimmClassifier`` or ``HuggingFaceClassifier``).
         """
         for spec in self.member_specs:
-            if spec.checkpoint is None:
+            if (
+                spec.checkpoint is None
+                and spec.model.get('pretrained') is not True
+            ):
                 self.members[spec.name].init_weights()
 
     def forward(

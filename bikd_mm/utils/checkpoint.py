@@ -86,7 +86,8 @@ def load_checkpoint_file(
         owner (str): Who asks for it, for error messages.
 
     Returns:
-        dict: The loaded object.
+        dict: The loaded object; a ``.safetensors`` file (timm and Hugging
+        Face weights, which hold no code) as ``dict(state_dict=...)``.
     """
     if allow_unsafe is None:
         allow_unsafe = os.environ.get(UNSAFE_ENV, '0') == '1'
@@ -96,6 +97,8 @@ def load_checkpoint_file(
         raise FileNotFoundError(
             f'{owner}: checkpoint file not found: {filename}'
         )
+    if filename.endswith('.safetensors'):
+        return _load_safetensors(filename, owner)
     try:
         return torch.load(filename, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError as err:
@@ -120,6 +123,24 @@ def load_checkpoint_file(
         raise RuntimeError(
             f'{owner}: cannot read checkpoint {filename} '
             f'(corrupt or not a torch file): {err}'
+        ) from err
+
+
+def _load_safetensors(filename: str, owner: str) -> dict:
+    """Weights in the safetensors format (timm and Hugging Face hubs)."""
+    try:
+        from safetensors.torch import load_file
+    except ImportError as err:
+        raise RuntimeError(
+            f'{owner}: {filename} is a safetensors file; install '
+            'safetensors (pip install safetensors) to read it'
+        ) from err
+    try:
+        return dict(state_dict=load_file(filename, device='cpu'))
+    except Exception as err:
+        raise RuntimeError(
+            f'{owner}: cannot read checkpoint {filename} (corrupt or not '
+            f'a safetensors file): {err}'
         ) from err
 
 

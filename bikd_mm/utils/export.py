@@ -27,6 +27,10 @@ TEST_KEYS = (
     'val_evaluator',
     'val_cfg',
 )
+# mmpretrain's wrappers of timm and Hugging Face classifiers keep the
+# wrapped network under ``model``.
+WRAPPER_TYPES = ('TimmClassifier', 'HuggingFaceClassifier')
+WRAPPED = 'model.'
 KEPT_META = (
     'dataset_meta',
     'epoch',
@@ -119,6 +123,22 @@ def member_config(pair_cfg: Config, member: str) -> Config:
     return Config(ConfigDict(cfg))
 
 
+def _wraps_another_library(
+    pair_cfg: Config | None, member: str, state: dict
+) -> bool:
+    """Whether the member is a ``TimmClassifier`` or
+    ``HuggingFaceClassifier`` (by the pair config, else by its keys: all
+    under ``model.``, which no other member has)."""
+    if pair_cfg is not None:
+        from bikd_mm.models.member import parse_members
+
+        for spec in parse_members(pair_cfg.model['members']):
+            if spec.name == member:
+                kind = str(spec.model.get('type', '')).split('.')[-1]
+                return kind in WRAPPER_TYPES
+    return bool(state) and all(k.startswith(WRAPPED) for k in state)
+
+
 def _pair_config(meta: dict, config) -> Config | None:
     if isinstance(config, Config):
         return config
@@ -194,6 +214,11 @@ def export_member(
         else {}
     )
     pair_cfg = _pair_config(meta, config)
+    if _wraps_another_library(pair_cfg, member, member_state):
+        # timm / Hugging Face keys, as the wrapper's own checkpoints.
+        member_state = OrderedDict(
+            (k[len(WRAPPED) :], v) for k, v in member_state.items()
+        )
     meta = {k: v for k, v in meta.items() if k in KEPT_META}
     meta.update(bikd_member=member, bikd_source=str(pair_checkpoint))
     text = None
