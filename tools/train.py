@@ -7,12 +7,10 @@ import os.path as osp
 
 from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
 
 import bikd_mm  # noqa: F401  (registers bikd_mm components)
 from bikd_mm.engine.runner import expand_pair_config, is_pair_config
-from bikd_mm.utils.config import load_config
+from bikd_mm.utils.config import build_runner, load_config
 
 
 def parse_args() -> argparse.Namespace:
@@ -102,10 +100,7 @@ def main() -> None:
         cfg.resume = True
         cfg.load_from = args.resume
 
-    if 'runner_type' not in cfg:
-        runner = Runner.from_cfg(cfg)
-    else:
-        runner = RUNNERS.build(cfg)
+    runner = build_runner(cfg)
     runner.train()
 
 

@@ -47,3 +47,46 @@ def _check_parent_exists(cfg: Config, key: str, path: str) -> None:
                 f'--cfg-options {key}: {".".join(parts[: depth + 1])!r} is '
                 f'not in the config {path}'
             )
+
+
+PAIR_RUNNER = 'BiKDRunner'
+
+
+def build_runner(cfg: Config):
+    """The runner of a config, as ``tools/train.py`` and ``test.py`` use.
+
+    A pair config (a ``model`` with ``members``) runs with ``BiKDRunner``,
+    which completes it from the members' configs; one that does not name
+    it gets it, with a notice. Other configs run with their
+    ``runner_type``, or mmengine's ``Runner``. Without CUDA, a distributed
+    run uses gloo (:mod:`bikd_mm.engine.runner.cpu_distributed`).
+
+    Args:
+        cfg (Config): The config, with ``launcher`` set.
+
+    Returns:
+        Runner: The built runner.
+    """
+    import logging
+
+    from mmengine.logging import print_log
+    from mmengine.registry import RUNNERS
+    from mmengine.runner import Runner
+
+    from bikd_mm.engine.runner import is_pair_config
+    from bikd_mm.engine.runner.cpu_distributed import use_gloo_without_cuda
+
+    if is_pair_config(cfg) and 'runner_type' not in cfg:
+        print_log(
+            "a pair config needs runner_type = 'BiKDRunner' (it completes "
+            "the config from the members' configs and evaluates every "
+            'member); running it with BiKDRunner. Add that line to the '
+            'config for stock mmseg / mmpretrain tools/train.py.',
+            logger='current',
+            level=logging.WARNING,
+        )
+        cfg.runner_type = PAIR_RUNNER
+    use_gloo_without_cuda(cfg)
+    if 'runner_type' not in cfg:
+        return Runner.from_cfg(cfg)
+    return RUNNERS.build(cfg)

@@ -11,6 +11,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint_to_model
 
+from bikd_mm.engine.runner.build_checks import check_pair_config
 from bikd_mm.engine.runner.checkpoint_files import (
     find_resumable_checkpoint,
     partial_name,
@@ -20,7 +21,10 @@ from bikd_mm.engine.runner.cpu_distributed import (
     revert_sync_bn_without_cuda,
     use_gloo_without_cuda,
 )
-from bikd_mm.engine.runner.pair_config import expand_pair_config
+from bikd_mm.engine.runner.pair_config import (
+    expand_pair_config,
+    is_pair_config,
+)
 from bikd_mm.utils.checkpoint import UNSAFE_ENV, load_checkpoint_file
 from bikd_mm.utils.compat import apply_compat
 from bikd_mm.utils.io import commit_file
@@ -89,6 +93,8 @@ class BiKDRunner(Runner):
             # Read by every checkpoint load of the process, members' too.
             os.environ[UNSAFE_ENV] = '1'
         cfg = expand_pair_config(cfg.copy())
+        if is_pair_config(cfg):
+            check_pair_config(cfg)
         use_gloo_without_cuda(cfg)
         checkpoint = cfg.get('default_hooks', {}).get('checkpoint')
         if isinstance(checkpoint, dict) and checkpoint.get('type') in (

@@ -14,6 +14,7 @@ from bikd_mm.core.ce_masked_kl import KERNELS
 from bikd_mm.models.base_bikd_model import BaseBiKDModel
 from bikd_mm.models.losses.bce_dice_loss import BCEDiceLoss
 from bikd_mm.models.segmentors.member_adapters import build_adapter
+from bikd_mm.models.segmentors.padding_check import check_same_padding
 from bikd_mm.models.segmentors.sync_free_accuracy import sync_free_accuracy
 
 GRANULARITIES = ('pixel', 'image')
@@ -190,6 +191,7 @@ class BiKDSegmentor(BaseBiKDModel):
                 'members must share one ignore_index; got '
                 + ', '.join(f'{n}={i}' for n, i in ignore.items())
             )
+        check_same_padding(self.members, ignore)
         self.num_classes = classes[names[0]]
         self.ignore_index = ignore[names[0]]
 
