@@ -192,7 +192,7 @@ def test_test_tool_evaluates_every_member(tmp_path, cls_data_root):
             str(ckpt),
             '--work-dir',
             str(tmp_path / 'work'),
-            '--out',
+            '--metrics',
             str(out),
         ],
         cwd=REPO,

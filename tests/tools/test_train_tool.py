@@ -85,7 +85,7 @@ def test_test_tool_evaluates_the_checkpoint(trained, tmp_path):
         str(work / 'iter_2.pth'),
         '--work-dir',
         str(tmp_path),
-        '--out',
+        '--metrics',
         str(out),
         '--cfg-options',
         *TINY,

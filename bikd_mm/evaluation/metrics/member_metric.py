@@ -1,6 +1,10 @@
-from collections.abc import Sequence
+import contextlib
+import logging
+import os.path as osp
+from collections.abc import Iterator, Sequence
 
 from mmengine.evaluator import BaseMetric
+from mmengine.logging import MMLogger
 from mmengine.registry import METRICS
 
 
@@ -14,6 +18,44 @@ def _metric_class(metric: dict):
         return registry.get(metric_type)
 
 
+class _MemberName(logging.Filter):
+    """Prefixes each record with a member name (``[r50] ...``)."""
+
+    def __init__(self, name: str):
+        super().__init__()
+        self.member = name
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = str(record.msg)
+        sep = '' if text.startswith('\n') else ' '
+        record.msg = f'[{self.member}]{sep}{text}'
+        return True
+
+
+@contextlib.contextmanager
+def _logs_named(name: str) -> Iterator[None]:
+    """What the current logger logs inside names member ``name``."""
+    logger = MMLogger.get_current_instance()
+    named = _MemberName(name)
+    logger.addFilter(named)
+    try:
+        yield
+    finally:
+        logger.removeFilter(named)
+
+
+def _own_outputs(cfg: dict, name: str) -> dict:
+    """Give a member's metric its own output folder (``<dir>/<name>``)."""
+    if cfg.get('output_dir'):
+        cfg['output_dir'] = osp.join(cfg['output_dir'], name)
+    if cfg.get('out_file_path'):
+        path = cfg['out_file_path']
+        cfg['out_file_path'] = osp.join(
+            osp.dirname(path), name, osp.basename(path)
+        )
+    return cfg
+
+
 @METRICS.register_module()
 class MemberMetric(BaseMetric):
     """Evaluate a stock metric once per member of a Bi-KD model.
@@ -24,13 +66,21 @@ class MemberMetric(BaseMetric):
     top-level ones, and reports its results prefixed with the member name
     (``r50/mIoU``, ``swin/mIoU``), so ``save_best='r50/mIoU'`` works. A
     metric's own prefix stays below the member name:
-    ``vit_b/accuracy/top1`` for mmpretrain's ``Accuracy``.
+    ``vit_b/accuracy/top1`` for mmpretrain's ``Accuracy``. Files a metric
+    writes (``output_dir`` of ``IoUMetric``, ``out_file_path`` of
+    ``DumpResults``) go to a folder per member (``<output_dir>/<name>``).
+    What a metric logs (``IoUMetric``'s per-class table) is prefixed with
+    the member name.
 
     Args:
         metric (dict): The stock metric config (e.g. ``IoUMetric``).
         members (Sequence[str]): Member names, in model order.
         collect_device (str): Device for collecting results across ranks.
     """
+
+    # Unused (each member's metric has its own prefix); set so that mmengine
+    # does not warn that the metric has none.
+    default_prefix = 'members'
 
     def __init__(
         self,
@@ -46,7 +96,7 @@ class MemberMetric(BaseMetric):
             _metric_class(metric), 'default_prefix', None
         )
         for name in self.member_names:
-            cfg = dict(metric)
+            cfg = _own_outputs(dict(metric), name)
             # Keep the metric's own prefix below the member name
             # (``vit_b/accuracy/top1``), as a stock run names it.
             cfg['prefix'] = f'{name}/{own_prefix}' if own_prefix else name
@@ -82,6 +132,7 @@ class MemberMetric(BaseMetric):
 
     def evaluate(self, size: int) -> dict:
         out = {}
-        for metric in self.metrics.values():
-            out.update(metric.evaluate(size))
+        for name, metric in self.metrics.items():
+            with _logs_named(name):
+                out.update(metric.evaluate(size))
         return out
