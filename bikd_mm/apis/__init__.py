@@ -7,6 +7,7 @@ from .pretrain import (
     pretrain_members,
     pretrained_path,
     quiet,
+    quiet_runner,
 )
 
 __all__ = [
@@ -15,4 +16,5 @@ __all__ = [
     'pretrain_members',
     'pretrained_path',
     'quiet',
+    'quiet_runner',
 ]

@@ -7,6 +7,7 @@ of iterations, so later runs and other clones reuse them.
 """
 
 import hashlib
+import logging
 import multiprocessing
 import os
 import os.path as osp
@@ -23,12 +24,46 @@ from bikd_mm.utils.checkpoint import (
     save_atomic,
 )
 
+# Log lines of the pinned stack that every run prints and no user can act
+# on (mmengine's own CheckpointHook uses the file client it deprecates).
+KNOWN_LOG_LINES = (
+    '"FileClient" will be deprecated',
+    '"HardDiskBackend" is the alias of "LocalBackend"',
+)
+
+
+class KnownLogLines(logging.Filter):
+    """Drops :data:`KNOWN_LOG_LINES` from a logger."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = str(record.msg)
+        return not any(text.startswith(line) for line in KNOWN_LOG_LINES)
+
 
 def quiet(cfg: Config) -> Config:
-    """Log warnings only, and no training log lines."""
+    """Log warnings only, and no training log lines.
+
+    The run also keeps the process' multiprocessing start method (spawned
+    workers of :func:`pretrain_members`), instead of the ``fork`` that
+    stock runtimes set with a warning; the demo's loaders use no worker
+    processes.
+    """
     cfg.log_level = 'WARNING'
     cfg.default_hooks.logger.interval = 10**6
+    current = multiprocessing.get_start_method(allow_none=True)
+    if current is not None:
+        env_cfg = dict(cfg.get('env_cfg') or {})
+        env_cfg['mp_cfg'] = dict(
+            env_cfg.get('mp_cfg') or {}, mp_start_method=current
+        )
+        cfg.env_cfg = env_cfg
     return cfg
+
+
+def quiet_runner(runner):
+    """Drop the pinned stack's :data:`KNOWN_LOG_LINES` from its log."""
+    runner.logger.addFilter(KnownLogLines())
+    return runner
 
 
 def demo_cache() -> str:
@@ -86,7 +121,7 @@ def pretrain_member(
     cfg.default_hooks.checkpoint.pop('save_best', None)
     # A visualizer of its own (stock runtimes may fix a global name).
     cfg.visualizer.name = f'{cfg.work_dir}@{time.time_ns()}'
-    runner = Runner.from_cfg(quiet(cfg))
+    runner = quiet_runner(Runner.from_cfg(quiet(cfg)))
     runner.train()
     last = osp.join(cfg.work_dir, f'iter_{iters}.pth')
     state = extract_state_dict(load_checkpoint_file(last))

@@ -15,21 +15,41 @@ Usage::
     python tools/demo/run_demo.py {seg,cls} [--work-dir work_dirs/demo]
 """
 
-import argparse
-import copy
-import logging
-import os.path as osp
-import time
-from functools import partial
+import os
+import re
+import warnings
 
-import torch
-from mmengine.config import Config
-from mmengine.logging import MMLogger
-from mmengine.registry import RUNNERS
+# Warnings of the pinned stack that every run prints and no user can act
+# on; filtered before it is imported, here and (through PYTHONWARNINGS) in
+# the processes that pre-train the members.
+KNOWN_WARNINGS = (
+    'pkg_resources is deprecated as an API',
+    '``build_loss`` would be deprecated soon',
+    'Default ``avg_non_ignore`` is False',
+    'The draw is False',
+)
+for _message in KNOWN_WARNINGS:
+    warnings.filterwarnings('ignore', message=re.escape(_message))
+os.environ['PYTHONWARNINGS'] = ','.join(
+    [os.environ.get('PYTHONWARNINGS', '')]
+    + [f'ignore:{m}:UserWarning' for m in KNOWN_WARNINGS]
+).strip(',')
 
-import bikd_mm  # noqa: F401  (registers bikd_mm components)
-from bikd_mm.apis import pretrain_members
-from bikd_mm.apis import quiet as _quiet
+import argparse  # noqa: E402
+import copy  # noqa: E402
+import logging  # noqa: E402
+import os.path as osp  # noqa: E402
+import time  # noqa: E402
+from functools import partial  # noqa: E402
+
+import torch  # noqa: E402
+from mmengine.config import Config  # noqa: E402
+from mmengine.logging import MMLogger  # noqa: E402
+from mmengine.registry import RUNNERS  # noqa: E402
+
+import bikd_mm  # noqa: F401, E402  (registers bikd_mm components)
+from bikd_mm.apis import pretrain_members, quiet_runner  # noqa: E402
+from bikd_mm.apis import quiet as _quiet  # noqa: E402
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMOS = {
@@ -96,13 +116,16 @@ def main() -> None:
     # Best checkpoints are tracked from the start of training; a bare val()
     # has no record to update.
     before_cfg.default_hooks.checkpoint.pop('save_best', None)
-    before = RUNNERS.build(before_cfg).val()
+    # Visualizers of their own: the stock runtime names one globally.
+    before_cfg.visualizer.name = 'demo_before'
+    before = quiet_runner(RUNNERS.build(before_cfg)).val()
     print(
         '[demo] Bi-KD fine-tuning both members for '
         f'{cfg.train_cfg.max_iters} iterations ...',
         flush=True,
     )
-    runner = RUNNERS.build(_quiet(cfg.copy()))
+    cfg.visualizer.name = 'demo_pair'
+    runner = quiet_runner(RUNNERS.build(_quiet(cfg.copy())))
     runner.train()
     hub = runner.message_hub
     after = {
