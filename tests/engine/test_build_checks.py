@@ -129,3 +129,24 @@ def test_seg_pad_val_other_than_ignore_index_is_refused_at_build():
 def test_demo_configs_pass_the_checks(tmp_path, seg_data_root):
     assert Config.fromfile(PAIR).default_hooks.checkpoint.save_best
     RUNNERS.build(pair_cfg(tmp_path, seg_data_root))
+
+
+@pytest.mark.parametrize('heads', [8, 12])
+def test_heads_with_other_class_counts_than_the_data_are_refused(
+    heads, tmp_path, cls_data_root
+):
+    """Digits have 10 classes: 8 would fail at the first 8 or 9, 12 would
+    train two classes that never occur."""
+    cfg = cls_pair_cfg(tmp_path, cls_data_root)
+    for spec in cfg.model.members:
+        spec['cfg_options'] = {
+            'model.head.num_classes': heads,
+            'data_preprocessor.num_classes': heads,
+        }
+        spec.pop('checkpoint')
+    with pytest.raises(
+        ValueError,
+        match=r'train_dataloader.dataset \(DigitsClsDataset\) has 10 '
+        rf'classes \(0, 1, 2, 3, 4, \.\.\.\), the members predict {heads}',
+    ):
+        RUNNERS.build(cfg)

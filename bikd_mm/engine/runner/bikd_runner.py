@@ -11,7 +11,10 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint_to_model
 
-from bikd_mm.engine.runner.build_checks import check_pair_config
+from bikd_mm.engine.runner.build_checks import (
+    check_dataset_classes,
+    check_pair_config,
+)
 from bikd_mm.engine.runner.checkpoint_files import (
     find_resumable_checkpoint,
     partial_name,
@@ -103,7 +106,13 @@ class BiKDRunner(Runner):
             CheckpointHook,
         ):
             checkpoint['type'] = 'BiKDCheckpointHook'
-        return super().from_cfg(cfg)
+        runner = super().from_cfg(cfg)
+        if is_pair_config(cfg):
+            model = runner.model
+            check_dataset_classes(
+                cfg, model.module if is_model_wrapper(model) else model
+            )
+        return runner
 
     def wrap_model(self, model_wrapper_cfg: dict | None, model: nn.Module):
         """Wrap as mmengine does; on the CPU, SyncBN runs as BatchNorm

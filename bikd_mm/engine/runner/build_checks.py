@@ -8,6 +8,11 @@ the first training step rather than after the first validation, hours in.
   (``r50/mIoU``, ``vit/accuracy/top1``), so a stock habit such as
   ``save_best='mIoU'`` would only fail with mmengine's bare
   ``KeyError: 'mIoU'`` after the first validation.
+- the training dataset's classes against the members' ``num_classes``: a
+  head with fewer classes would fail at the first label it cannot
+  predict, one with more would train without a word. Checked when both
+  are known (the dataset config's ``metainfo`` or its class's
+  ``METAINFO``; datasets that find their classes on disk are not).
 """
 
 from collections.abc import Callable
@@ -124,6 +129,56 @@ def check_save_best(cfg: Config) -> None:
             "prefixes its metrics with the member's name, e.g. "
             f'{(names or [members[0] + "/mIoU"])[0]!r}.'
         )
+
+
+def dataset_classes(dataset: dict, scope: str | None) -> tuple | None:
+    """The classes a dataset config declares, or None if not known."""
+    if not isinstance(dataset, dict):
+        return None
+    meta = dataset.get('metainfo') or {}
+    if meta.get('classes'):
+        return tuple(meta['classes'])
+    kind = dataset.get('type')
+    if isinstance(kind, str):
+        from mmengine.registry import DATASETS
+
+        with DATASETS.switch_scope_and_registry(scope) as registry:
+            kind = registry.get(kind)
+    classes = getattr(kind, 'METAINFO', {}).get('classes')
+    return tuple(classes) if classes else None
+
+
+def check_dataset_classes(cfg: Config, model) -> None:
+    """Refuse members whose heads predict another number of classes than
+    the training dataset has.
+
+    Args:
+        cfg (Config): The completed pair config.
+        model (nn.Module): The built pair (``num_classes``).
+
+    Raises:
+        ValueError: Naming the dataset, its classes and the heads' count.
+    """
+    num = getattr(model, 'num_classes', None)
+    loader = cfg.get('train_dataloader')
+    if not isinstance(num, int) or not isinstance(loader, dict):
+        return
+    dataset = loader.get('dataset')
+    try:
+        classes = dataset_classes(dataset, cfg.get('default_scope'))
+    except Exception:
+        return  # a dataset type this check cannot resolve
+    if classes is None or len(classes) == num:
+        return
+    shown = ', '.join(map(str, classes[:5])) + (
+        ', ...' if len(classes) > 5 else ''
+    )
+    raise ValueError(
+        f'train_dataloader.dataset ({dataset.get("type")}) has '
+        f'{len(classes)} classes ({shown}), the members predict {num}; '
+        "set the members' num_classes (heads and data_preprocessor) or "
+        "the dataset's metainfo"
+    )
 
 
 def check_pair_config(cfg: Config) -> None:
