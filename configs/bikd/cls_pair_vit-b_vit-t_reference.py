@@ -8,8 +8,9 @@
 #   4/3, bilinear), horizontal flip, colour jitter 0.4 (brightness,
 #   contrast, saturation); no RandAugment, no RandomErasing;
 # - evaluation: shorter edge resized to 256 (bilinear), centre crop 224;
-# - Adam, lr 1e-6, weight decay 1e-5, constant rate, no warm-up, batch 128,
-#   20 epochs; ImageNet mean and std (each member's own preprocessor).
+# - Adam, lr 1e-6, weight decay 1e-5 on every parameter (one group, as the
+#   reference), constant rate, no warm-up, batch 128, 20 epochs;
+# - ImageNet mean and std (each member's own preprocessor).
 # The settings not listed here come from cls_pair_vit-b_vit-t.py.
 _base_ = ['./cls_pair_vit-b_vit-t.py']
 zoo = 'https://download.openmmlab.com/mmclassification/v0'
@@ -19,6 +20,13 @@ plain_ce = {
         _delete_=True, type='CrossEntropyLoss', loss_weight=1.0
     )
 }
+# One wrapper for every member (not the members' own groups).
+optim_wrapper = dict(
+    _delete_=True,
+    type='OptimWrapper',
+    optimizer=dict(type='Adam', lr=1e-6, weight_decay=1e-5),
+)
+optim_wrapper_override = None
 model = dict(
     members=[
         dict(

@@ -11,9 +11,11 @@
 # detaches both predictions, so its KL sends no gradient); the KD
 # distribution is each member's per-pixel class distribution normalised
 # over all classes (the reference normalises chunks of 18 classes of the
-# post-processed scores separately); each image's task loss is normalised
-# by its own matched masks (the reference adds per-image class losses to
-# batch-level mask losses).
+# post-processed scores separately), at the masks' resolution
+# (kd_resolution='logits'; the reference's is the original image size, and
+# 'labels' comes nearer it at more cost); each image's task loss is
+# normalised by its own matched masks (the reference adds per-image class
+# losses to batch-level mask losses).
 #
 # Everything else is stock Mask2Former. Data, runtime and hooks come from
 # the R50 member's config (the Swin-T config inherits the same data): its

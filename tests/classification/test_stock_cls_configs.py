@@ -39,6 +39,9 @@ def test_pair_config_reference_settings():
             type='Adam', lr=1e-6, weight_decay=1e-5
         )
         assert cfg.param_scheduler[name][0].type == 'ConstantLR'
+        # The stock-recipe variant keeps each member's parameter groups.
+        assert cfg.optim_wrapper[name].paramwise_cfg.norm_decay_mult == 0.0
+    assert cfg.optim_wrapper.vit_t.clip_grad == dict(max_norm=5.0)
     assert cfg.train_dataloader.batch_size == 128
     assert cfg.train_cfg.max_epochs == 20
     assert cfg.val_evaluator.type == 'MemberMetric'

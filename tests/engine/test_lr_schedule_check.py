@@ -256,3 +256,32 @@ def test_a_stock_schedule_base_is_refused_naming_member_and_rates(
         )
     assert curves[member].rate_at(1000) == pytest.approx(2.1e-6, abs=1e-7)
     assert curves[member].rate_at(8000) == pytest.approx(1.0e-5, abs=1e-6)
+
+
+def test_the_runner_logs_each_curve_and_refuses_a_rise(
+    tmp_path, seg_data_root
+):
+    from mmengine.registry import RUNNERS
+
+    from .test_pair_runner import pair_cfg
+
+    cfg = pair_cfg(tmp_path, seg_data_root, iters=4)
+    cfg.log_level = 'INFO'
+    runner = RUNNERS.build(cfg)
+    log = open(osp.join(runner.log_dir, f'{runner.timestamp}.log')).read()
+    for name in ('cnn', 'swin'):
+        assert (
+            f'{name}: AdamW lr 0.0002 (peak 0.0002, final 0) over 4 iters'
+            in log
+        )
+    (tmp_path / 'rising').mkdir()
+    rising = pair_cfg(tmp_path / 'rising', seg_data_root, iters=4)
+    rising.param_scheduler = [
+        dict(type='PolyLR', eta_min=1e-2, by_epoch=False, begin=0, end=4)
+    ]
+    with pytest.raises(LRScheduleError, match="member 'cnn'"):
+        RUNNERS.build(rising.copy())
+    # Refused before the runner wrote anything.
+    assert not osp.exists(rising.work_dir)
+    rising.allow_lr_rise = ['cnn', 'swin']
+    RUNNERS.build(rising)
