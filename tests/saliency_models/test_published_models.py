@@ -25,11 +25,13 @@ from bikd_mm.registry import MODELS
 
 from .published import (
     FIXTURES,
-    MODELS as PUBLISHED,
     load_manifest,
     manifest_shapes,
     seeded_clip,
     seeded_release_state,
+)
+from .published import (
+    MODELS as PUBLISHED,
 )
 
 NAMES = list(PUBLISHED)
