@@ -19,8 +19,9 @@ def _build(cfg):
 
 @MODELS.register_module()
 class VideoSaliencyModel(BaseModel):
-    """Backbone + decoder predicting the saliency map of a clip's target
-    frame (TMFI-Net, ViNet and their kin).
+    """Backbone (+ neck) + decoder predicting the saliency map of a clip's
+    target frame: bikd_mm's own combinations, and the published models
+    (:class:`TMFINet`, :class:`ViNetA`, :class:`ViNetS`) as subclasses.
 
     Modes of :meth:`forward`:
 

@@ -1,4 +1,5 @@
-"""TMFI-Net style decoder: multi-scale fusion, then temporal heads."""
+"""bikd_mm's decoder in the manner of TMFI-Net: multi-scale fusion, then
+temporal heads."""
 
 from collections.abc import Sequence
 
@@ -76,7 +77,10 @@ class _TemporalHead(nn.Module):
 
 @MODELS.register_module()
 class TMFIDecoder(BaseModule):
-    """Decoder of TMFI-Net (Zhou et al., 2023): temporal multi-level fusion.
+    """bikd_mm's decoder after TMFI-Net (Zhou et al., 2023): temporal
+    multi-level fusion for any number of levels, widths and clip lengths.
+    It is not the released TMFI-Net decoder (its layers and names differ,
+    see :class:`TMFINetDecoder` for that one).
 
     For features ``[B, C_i, T_i, H_i, W_i]`` of ``L`` levels (shallow to
     deep):
