@@ -165,6 +165,19 @@ def test_dhf1k_pair_trains_with_the_runner(tmp_path):
     cfg.val_dataloader.dataset.clip_interval = 2
     cfg.work_dir = str(tmp_path / 'work')
     cfg.log_level = 'ERROR'
+
+    # The members' starting scores under the validation protocol.
+    import validate
+
+    cfg.dump(str(tmp_path / 'pair.py'))
+    start = validate.main(
+        [str(tmp_path / 'pair.py'), '--work-dir', str(tmp_path / 'start')]
+    )
+    assert {'tmfi_net/KLD_CC', 'vinet_a/KLD_CC', 'vinet_a/CC'} <= set(start)
+    assert start['tmfi_net/KLD_CC'] == pytest.approx(
+        start['tmfi_net/KLD'] - start['tmfi_net/CC']
+    )
+
     runner = RUNNERS.build(cfg)
 
     loop = runner.train_loop
