@@ -17,6 +17,9 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DHF1K = 'configs/bikd/sal_pair_tmfi-net_vinet-a_dhf1k.py'
 HOLLYWOOD = 'configs/bikd/sal_pair_tmfi-net_vinet-a_hollywood2.py'
 TRIPLE = 'configs/bikd/sal_triple_tmfi-net_vinet-s_vinet-a_dhf1k.py'
+TRIPLE_HOLLYWOOD = (
+    'configs/bikd/sal_triple_tmfi-net_vinet-s_vinet-a_hollywood2.py'
+)
 TMFI_CLIP = dict(clip_len=32, frame_stride=1, target_pos='last')
 
 #: Per config: members (name, type, checkpoint), member clips, validation
@@ -61,6 +64,23 @@ EXPECTED = {
         ),
         ('DHF1KDataset', 'val', 32, 64),
     ),
+    TRIPLE_HOLLYWOOD: (
+        [
+            ('tmfi_net', 'TMFINet', 'checkpoints/best_VSTNet_Hollywood2.pth'),
+            (
+                'vinet_s',
+                'ViNetS',
+                'checkpoints/vinet_rootgrouped_32_Hollywood2.pt',
+            ),
+            ('vinet_a', 'ViNetA', 'checkpoints/ViNetA_Hollywood2_32g.pt'),
+        ],
+        dict(
+            tmfi_net=TMFI_CLIP,
+            vinet_s=TMFI_CLIP,
+            vinet_a=dict(clip_len=32, frame_stride=1, target_pos=16),
+        ),
+        ('Hollywood2Dataset', 'test', 64, 32),
+    ),
 }
 SIZES = dict(tmfi_net=(224, 384), vinet_s=(224, 384), vinet_a=(256, 456))
 
@@ -98,8 +118,14 @@ def test_config_states_the_reference_protocol(path):
     resize = train.dataset.pipeline[2]
     assert tuple(resize.size) == (256, 456) and not resize.resize_imgs
 
+    assert train.dataset.get('group_shots', False) == (
+        dataset == 'Hollywood2Dataset'
+    )
     val = cfg.val_dataloader.dataset
     assert (val.type, val.split, val.sampling) == (dataset, split, 'sliding')
+    assert val.get('group_shots', False) == train.dataset.get(
+        'group_shots', False
+    )
     assert (val.clip_interval, val.end_margin) == (interval, margin)
     assert val.member_clips == clips and val.pad_mode == 'repeat'
     assert cfg.val_evaluator.blur_sigma == 2.0

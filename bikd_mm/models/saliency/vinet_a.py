@@ -21,8 +21,7 @@ class ViNetA(VideoSaliencyModel):
     at stride 2 around the target (16 before it, 15 after), on
     Hollywood-2 consecutively (16 before, 15 after). Output (tensor mode):
     maps ``[B, 1, 256, 456]``. The network needs 32 frames (8 slow
-    frames) and a size whose slow and fast features align, which 256x456
-    gives.
+    frames).
 
     Args:
         backbone (dict, optional): Overrides of the ``SlowFast`` config.
