@@ -226,7 +226,10 @@ class BaseVideoSaliencyDataset(BaseDataset):
     - ``'random'``: one sample per video, whose target frame is drawn
       uniformly from the whole video each time the sample is fetched (one
       random frame per video per epoch, the reference training); windows
-      are filled as with ``'sliding'``.
+      are filled as with ``'sliding'``. The draws come from numpy's global
+      generator, which mmengine seeds once per data loader worker: keep
+      ``persistent_workers=True`` (or no workers) so that every epoch
+      draws anew rather than repeating the first epoch's draws.
 
     Members that read different clips (:class:`BiKDSaliency` with
     published models): ``member_clips`` gives each member its clip around
