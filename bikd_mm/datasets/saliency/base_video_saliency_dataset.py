@@ -229,7 +229,7 @@ class BaseVideoSaliencyDataset(BaseDataset):
       are filled as with ``'sliding'``. The draws come from numpy's global
       generator, which mmengine seeds once per data loader worker: keep
       ``persistent_workers=True`` (or no workers) so that every epoch
-      draws anew rather than repeating the first epoch's draws.
+      continues the sequence of draws instead of restarting it.
 
     Members that read different clips (:class:`BiKDSaliency` with
     published models): ``member_clips`` gives each member its clip around
