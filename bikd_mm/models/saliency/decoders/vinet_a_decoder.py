@@ -91,7 +91,6 @@ class ViNetADecoder(BaseModule):
     ) -> None:
         super().__init__(init_cfg=init_cfg)
         s1, s2, s3, s4 = skip_channels
-        self.use_shuffle = channel_shuffle
 
         def g(div: int) -> int:
             return max(1, groups // div)
