@@ -101,9 +101,9 @@ class TMFIDecoder(BaseModule):
     Clip lengths need not divide the strides: a clip is padded by
     repeating its last frame, and frames left after the heads are
     averaged. With the Video Swin features of a 32-frame clip and the
-    defaults this is the reference geometry.
+    defaults, its feature shapes follow TMFI-Net's.
 
-    Output: one map per clip ``[B, 1, H, W]``: ``'sigmoid'`` (reference)
+    Output: one map per clip ``[B, 1, H, W]``: ``'sigmoid'`` (as TMFI-Net)
     gives values in ``(0, 1)``, ``'softmax'`` a map that sums to 1 over
     its pixels, ``None`` logits.
 

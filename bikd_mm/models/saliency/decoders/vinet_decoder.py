@@ -51,7 +51,7 @@ class ViNetDecoder(BaseModule):
     are padded by repeating the last frame, and frames left at the end are
     averaged.
 
-    Output: ``[B, 1, H, W]``, ``'sigmoid'`` (reference, values in
+    Output: ``[B, 1, H, W]``, ``'sigmoid'`` (as ViNet, values in
     ``(0, 1)``), ``'softmax'`` (sums to 1 over the pixels) or ``None``
     (logits).
 
