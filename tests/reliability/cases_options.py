@@ -1,6 +1,7 @@
 """Wrong option values of the three wrappers, the member entries and the
 runner: each is refused when the pair is built, naming the option."""
 
+import copy
 import math
 import re
 
@@ -153,9 +154,17 @@ def member_cfg_options_typo(tmp_path, repo):
     assert spec.model.decode_head.dropout_ratio == 0.2
 
 
+def fresh_configs(tmp_path, seg_data_root):
+    """Copies of one demo pair config (its member checkpoints written
+    once)."""
+    base = pair_cfg(tmp_path, seg_data_root)
+    return lambda: copy.deepcopy(base)
+
+
 def runner_flag_or_path_of_the_wrong_type(tmp_path, seg_data_root):
     """``allow_unsafe_checkpoint='no'`` is a true string: it would opt in to
     unsafe unpickling."""
+    fresh = fresh_configs(tmp_path, seg_data_root)
     cases = [
         ('allow_unsafe_checkpoint', 'no', 'must be True or False'),
         ('resume', 'yes', 'must be True or False'),
@@ -163,7 +172,7 @@ def runner_flag_or_path_of_the_wrong_type(tmp_path, seg_data_root):
         ('load_from_min_loaded', -0.1, r'must be a number in \[0, 1\]'),
     ]
     for key, value, match in cases:
-        cfg = pair_cfg(tmp_path, seg_data_root)
+        cfg = fresh()
         cfg[key] = value
         with pytest.raises((TypeError, ValueError), match=f'{key} {match}'):
             RUNNERS.build(cfg)
@@ -172,13 +181,14 @@ def runner_flag_or_path_of_the_wrong_type(tmp_path, seg_data_root):
 
 def runner_loop_option_not_a_count(tmp_path, seg_data_root):
     """``val_interval=0``: a modulo by zero at the first validation."""
+    fresh = fresh_configs(tmp_path, seg_data_root)
     cases = [
         ('train_cfg', 'val_interval', 0),
         ('train_cfg', 'max_iters', 2.5),
         ('train_cfg', 'max_iters', -1),
     ]
     for parent, key, value in cases:
-        cfg = pair_cfg(tmp_path, seg_data_root)
+        cfg = fresh()
         cfg[parent][key] = value
         with pytest.raises(
             ValueError,
@@ -186,7 +196,7 @@ def runner_loop_option_not_a_count(tmp_path, seg_data_root):
             f'got {value!r}',
         ):
             RUNNERS.build(cfg)
-    cfg = pair_cfg(tmp_path, seg_data_root)
+    cfg = fresh()
     cfg.default_hooks.checkpoint.interval = '2'
     with pytest.raises(
         ValueError, match='default_hooks.checkpoint.interval must be an int'
@@ -196,8 +206,9 @@ def runner_loop_option_not_a_count(tmp_path, seg_data_root):
 
 
 def dist_timeout_not_positive(tmp_path, seg_data_root):
+    fresh = fresh_configs(tmp_path, seg_data_root)
     for value in (0, -30, 'long'):
-        cfg = pair_cfg(tmp_path, seg_data_root)
+        cfg = fresh()
         cfg.env_cfg = dict(dist_cfg=dict(backend='gloo', timeout=value))
         with pytest.raises(
             ValueError,
@@ -209,6 +220,7 @@ def dist_timeout_not_positive(tmp_path, seg_data_root):
 def member_optimizer_numbers(tmp_path, seg_data_root):
     """A negative or NaN rate (stock: torch's ``Invalid learning rate``,
     naming no member), accumulation 0, clipping at 0."""
+    fresh = fresh_configs(tmp_path, seg_data_root)
     cases = [
         (dict(optimizer=dict(lr=-1e-4)), 'optim_wrapper.swin.optimizer.lr'),
         (dict(optimizer=dict(lr=math.nan)), 'optim_wrapper.swin.optimizer.lr'),
@@ -223,7 +235,7 @@ def member_optimizer_numbers(tmp_path, seg_data_root):
         ),
     ]
     for override, match in cases:
-        cfg = pair_cfg(tmp_path, seg_data_root)
+        cfg = fresh()
         cfg.optim_wrapper_override = dict(swin=override)
         with pytest.raises(ValueError, match=f'BiKDRunner: {match}'):
             RUNNERS.build(cfg)
