@@ -5,20 +5,24 @@ the demo pair (``LoadImageFromFile``, ``LoadAnnotations``,
 import logging
 import os
 import os.path as osp
+import re
 import shutil
 
 import cv2
 import numpy as np
 import pytest
 import torch
+from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.logging import MMLogger
 from mmengine.registry import DefaultScope
 from mmseg.registry import MODELS as SEG_MODELS
 
 from bikd_mm.datasets import DigitsSegDataset
+from bikd_mm.engine.runner import BiKDRunner
 from bikd_mm.models.segmentors.label_checks import check_label_values
 
+from ..engine.test_pair_runner import PAIR
 from ..models.seg_fixtures import member
 
 PIPELINE = [
@@ -161,3 +165,39 @@ def all_labels_ignored(tmp_path, seg_data_root):
     labelled = batch_of(seg_data_root, range(2))
     pair(**pair.data_preprocessor(labelled, True), mode='loss')
     assert pair.unlabelled_batches.count == 10
+
+
+def unreadable_sample(tmp_path, seg_data_root):
+    """A corrupt annotation PNG and a truncated image (stock: PIL's
+    ``cannot identify image file <_io.BytesIO ...>``, OpenCV's
+    ``!buf.empty()``): the training dataloader's error names the files."""
+    root = copy_split(tmp_path, seg_data_root)
+    ann = ann_files(root, 3)
+    image = ann[2].replace('ann_dir', 'img_dir')
+    with open(ann[0], 'wb') as f:
+        f.write(b'not a png')
+    with open(image, 'rb') as f:
+        head = f.read(100)
+    with open(image, 'wb') as f:
+        f.write(head)
+    loader_cfg = Config.fromfile(PAIR).train_dataloader
+    loader_cfg.dataset.data_root = root
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        # As BiKDRunner builds the training dataloader.
+        loader = BiKDRunner.build_dataloader(loader_cfg)
+    dataset = loader.dataset
+    with pytest.raises(
+        OSError,
+        match=r'cannot load the sample \{.*'
+        + re.escape(ann[0])
+        + r'.*\}: UnidentifiedImageError: cannot identify image file',
+    ):
+        dataset[0]
+    # Named by the decoder itself or, where not, by the wrapper.
+    with pytest.raises(Exception, match=re.escape(image)):
+        dataset[2]
+    # Through the dataloader, whichever comes first.
+    either = f'({re.escape(ann[0])}|{re.escape(image)})'
+    with pytest.raises(Exception, match=either):
+        for _ in loader:
+            pass

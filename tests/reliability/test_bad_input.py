@@ -292,6 +292,7 @@ CASES = {
         cases_labels.one_label_map_of_another_size,
         cases_labels.rgb_label_png,
         cases_labels.all_labels_ignored,
+        cases_labels.unreadable_sample,
         # Member checkpoints loaded with strict=False.
         cases_checkpoints.strict_false_checkpoint_matching_nothing,
         cases_checkpoints.strict_false_checkpoint_partly_matching,
@@ -333,7 +334,7 @@ PARTIAL = ('.part', '.tmp-')
 
 
 def test_the_cases_are_listed_once():
-    assert len(CASES) == 53
+    assert len(CASES) == 54
     assert len(set(CASES.values())) == len(CASES)
 
 

@@ -23,6 +23,7 @@ from bikd_mm.engine.runner.config_checks import (
     check_member_optim_wrappers,
     check_runner_options,
 )
+from bikd_mm.engine.runner.named_pipeline import name_pipeline_errors
 from bikd_mm.engine.runner.pair_config import (
     expand_pair_config,
     is_pair_config,
@@ -102,7 +103,9 @@ class BiKDRunner(Runner):
     work dir is refused at its start, before it writes anything, with the
     holder's pid (see :mod:`.work_dir_lock`). Numeric and flag options of
     the runner and of each member's optimizer wrapper are checked when it
-    is built (see :mod:`.config_checks`).
+    is built (see :mod:`.config_checks`). A data pipeline error (a corrupt
+    image or annotation) names the sample's files (see
+    :mod:`.named_pipeline`).
 
     In distributed training, a rank that loses another rank (it crashed,
     was killed or hangs past ``env_cfg.dist_cfg.timeout``) stops with an
@@ -130,6 +133,15 @@ class BiKDRunner(Runner):
         ):
             checkpoint['type'] = 'BiKDCheckpointHook'
         return super().from_cfg(cfg)
+
+    @staticmethod
+    def build_dataloader(dataloader, *args, **kwargs):
+        """Build a dataloader (see :meth:`Runner.build_dataloader`) whose
+        dataset's pipeline errors name the sample's files (see
+        :mod:`.named_pipeline`)."""
+        loader = Runner.build_dataloader(dataloader, *args, **kwargs)
+        name_pipeline_errors(getattr(loader, 'dataset', None))
+        return loader
 
     @master_only
     def save_checkpoint(
