@@ -40,7 +40,7 @@ class NamedPipeline:
         try:
             return self.pipeline(results)
         except Exception as err:
-            if not files or any(v in str(err) for v in files.values()):
+            if not files:
                 raise
             message = (
                 f'cannot load the sample {files}: {type(err).__name__}: {err}'
