@@ -12,7 +12,6 @@ import shutil
 
 import pytest
 import torch
-from mmengine.logging import MMLogger
 from mmengine.registry import RUNNERS
 from mmseg.registry import MODELS as SEG_MODELS
 
@@ -20,29 +19,7 @@ from bikd_mm.models.member import build_member, parse_members
 from bikd_mm.utils.export import export_member
 
 from ..models.seg_fixtures import member
-from .conftest import snapshot
-
-
-class Records(logging.Handler):
-    """Collects the messages of the current MMLogger."""
-
-    def __init__(self, level=logging.INFO):
-        super().__init__(level)
-        self.messages = []
-
-    def emit(self, record):
-        self.messages.append(record.getMessage())
-
-    def __enter__(self):
-        self.logger = MMLogger.get_current_instance()
-        self.logger.addHandler(self)
-        self.old_level = self.logger.level
-        self.logger.setLevel(logging.INFO)
-        return self
-
-    def __exit__(self, *exc):
-        self.logger.removeHandler(self)
-        self.logger.setLevel(self.old_level)
+from .conftest import Records, snapshot
 
 
 def swin_state() -> dict:

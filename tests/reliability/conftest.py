@@ -1,11 +1,14 @@
-"""A demo pair trained once for the probes that load, resume and lock."""
+"""A demo pair trained once for the probes that load, resume and lock, and
+helpers of the reliability cases."""
 
 import copy
 import hashlib
+import logging
 import os
 import os.path as osp
 
 import pytest
+from mmengine.logging import MMLogger
 from mmengine.registry import RUNNERS
 
 from ..engine.test_pair_runner import pair_cfg
@@ -29,6 +32,28 @@ def trained_pair(tmp_path_factory, seg_data_root) -> dict:
     cfg = probe_cfg(tmp_path, seg_data_root)
     RUNNERS.build(copy.deepcopy(cfg)).train()
     return dict(cfg=cfg, checkpoint=osp.join(cfg.work_dir, 'iter_2.pth'))
+
+
+class Records(logging.Handler):
+    """Collects the messages of the current MMLogger."""
+
+    def __init__(self, level=logging.INFO):
+        super().__init__(level)
+        self.messages = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+    def __enter__(self):
+        self.logger = MMLogger.get_current_instance()
+        self.logger.addHandler(self)
+        self.old_level = self.logger.level
+        self.logger.setLevel(logging.INFO)
+        return self
+
+    def __exit__(self, *exc):
+        self.logger.removeHandler(self)
+        self.logger.setLevel(self.old_level)
 
 
 def snapshot(folder) -> dict:
