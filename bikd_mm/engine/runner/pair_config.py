@@ -97,6 +97,32 @@ def _per_member(value, specs, key: str, single) -> dict:
     raise TypeError(f'{key}: expected a dict or list, got {type(value)}')
 
 
+def _check_top_constructor(optim, names: list) -> None:
+    """Refuse a ``constructor`` next to per-member wrappers: the pair
+    builds one wrapper per member, each with its own constructor."""
+    if not (
+        isinstance(optim, dict)
+        and 'constructor' in optim
+        and 'optimizer' not in optim
+        and 'type' not in optim
+    ):
+        return
+    own = {
+        n: optim[n]['constructor']
+        for n in names
+        if isinstance(optim.get(n), dict) and 'constructor' in optim[n]
+    }
+    raise KeyError(
+        f'optim_wrapper.constructor={optim["constructor"]!r} is set next '
+        f'to the wrappers of members {[k for k in optim if k in names]}; '
+        f'a pair builds one optimizer wrapper per member '
+        f'({PAIR_CONSTRUCTOR}), so a top-level constructor is not read. '
+        "Give each member's constructor inside its own wrapper, "
+        'optim_wrapper.<member>.constructor'
+        + (f' (set for {own})' if own else '')
+    )
+
+
 def _wrap_evaluator(evaluator, names: list):
     if evaluator is None:
         return None
@@ -158,6 +184,7 @@ def expand_pair_config(cfg: Config) -> Config:
         isinstance(optim, dict)
         and optim.get('constructor') == PAIR_CONSTRUCTOR
     ):
+        _check_top_constructor(optim, names)
         per_member = _per_member(
             optim,
             specs,

@@ -7,7 +7,10 @@ from torch import Tensor
 
 from bikd_mm.core import select_teachers
 from bikd_mm.core.distribution_kl import MATLAB_EPS, distribution_kl_terms
+from bikd_mm.core.masked_kl import NORMALIZE_MODES
+from bikd_mm.core.selection import TIE_MODES
 from bikd_mm.models.base_bikd_model import BaseBiKDModel
+from bikd_mm.models.option_checks import check_options, check_size
 from bikd_mm.registry import MODELS
 
 from .losses.functional import normalize_sum
@@ -95,17 +98,24 @@ class BiKDSaliency(BaseBiKDModel):
         data_preprocessor: dict | None = None,
         init_cfg: dict | None = None,
     ) -> None:
+        check_options(
+            type(self).__name__,
+            weights=dict(kd_weight=kd_weight),
+            positive=dict(eps=eps),
+            flags=dict(detach_teacher=detach_teacher),
+            choices=dict(
+                granularity=(granularity, GRANULARITIES),
+                normalize=(normalize, NORMALIZE_MODES),
+                tie=(tie, TIE_MODES),
+            ),
+        )
+        kd_size = check_size(type(self).__name__, 'kd_size', kd_size)
         if isinstance(data_preprocessor, dict):
             data_preprocessor = MODELS.build(data_preprocessor)
         super().__init__(members, data_preprocessor, init_cfg)
-        if granularity not in GRANULARITIES:
-            raise ValueError(
-                f'granularity must be one of {GRANULARITIES}, got '
-                f'{granularity!r}'
-            )
         self.granularity = granularity
         self.kd_weight = kd_weight
-        self.kd_size = tuple(kd_size) if kd_size is not None else None
+        self.kd_size = kd_size
         self.normalize = normalize
         self.detach_teacher = detach_teacher
         self.tie = tie
