@@ -5,7 +5,9 @@ A member is described by a dict::
     dict(name='r50',
          config='mmseg::upernet/upernet_r50_4xb4-160k_ade20k-512x512.py',
          checkpoint='https://download.openmmlab.com/...pth',
-         cfg_options=dict(...))
+         cfg_options=dict(...),
+         strict=True,        # the checkpoint must match the model exactly
+         min_loaded=0.5)     # with strict=False: least share loaded
 
 or with an inline ``model=dict(type='EncoderDecoder', ...)`` instead of
 ``config``. The member is the stock model that the config describes, built
@@ -33,6 +35,8 @@ from mmengine.config import Config, ConfigDict
 from mmengine.registry import DefaultScope, Registry
 from mmengine.utils import get_installed_path
 
+from bikd_mm.models.option_checks import check_flag, check_fraction
+
 MEMBER_KEYS = (
     'name',
     'config',
@@ -40,7 +44,13 @@ MEMBER_KEYS = (
     'checkpoint',
     'cfg_options',
     'strict',
+    'min_loaded',
 )
+# Keys next to the member names in a completed pair config.
+RESERVED_NAMES = ('constructor',)
+# Share of a member's tensors that a checkpoint loaded with strict=False
+# must provide (see load_member_checkpoint).
+DEFAULT_MIN_LOADED = 0.5
 
 
 def resolve_config_path(path: str) -> str:
@@ -88,6 +98,8 @@ class MemberSpec:
         config_path (str, optional): Where ``config`` came from.
         checkpoint (str, optional): Path or URL of the member's weights.
         strict (bool): Whether the checkpoint must match the model exactly.
+        min_loaded (float): With ``strict=False``, the least share of the
+            model's tensors the checkpoint must provide.
     """
 
     name: str
@@ -96,6 +108,7 @@ class MemberSpec:
     config_path: str | None = None
     checkpoint: str | None = None
     strict: bool = True
+    min_loaded: float = DEFAULT_MIN_LOADED
     extra: dict = field(default_factory=dict)
 
 
@@ -110,15 +123,17 @@ def member_list(members: list | dict) -> list[dict]:
         list[dict]: The member dicts (copies).
 
     Raises:
+        TypeError: If a keyed member is not a dict.
         ValueError: If a keyed member's ``name`` differs from its key.
     """
     if isinstance(members, dict):
         out = []
         for key, member in members.items():
             if not isinstance(member, dict):
-                raise ValueError(
-                    f'members.{key}: expected a member dict, got '
-                    f'{type(member).__name__}'
+                raise TypeError(
+                    f'members.{key} must be a dict (config or model, '
+                    f'checkpoint, ...), got {type(member).__name__} '
+                    f'{_short(member)}'
                 )
             member = dict(member)
             if member.setdefault('name', key) != key:
@@ -144,21 +159,39 @@ def parse_members(members: list | dict) -> list[MemberSpec]:
         list[MemberSpec]: One spec per member, in order.
 
     Raises:
+        TypeError: If ``members`` is not a list of dicts, or a member's
+            ``strict``, ``checkpoint`` or ``cfg_options`` has the wrong
+            type.
         ValueError: On fewer than two members, duplicate or invalid names,
-            unknown keys, or a member with neither ``config`` nor ``model``.
+            unknown keys, a member with neither ``config`` nor ``model``,
+            or ``min_loaded`` outside ``[0, 1]``.
+        KeyError: If a ``cfg_options`` key's parent is not in the
+            member's config.
         FileNotFoundError: If a member's config file does not exist.
     """
     members = member_list(members)
-    if not isinstance(members, (list, tuple)) or len(members) < 2:
+    if not isinstance(members, (list, tuple)):
+        raise TypeError(
+            'members must be a list of member dicts (name, config or '
+            'model, checkpoint, ...) or a dict of them keyed by name, '
+            f'got {type(members).__name__} '
+            f'{_short(members)}'
+        )
+    if len(members) < 2:
         raise ValueError(
-            'a Bi-KD pair needs at least two members, got '
-            f'{len(members) if isinstance(members, (list, tuple)) else 0}'
+            f'a Bi-KD pair needs at least two members, got {len(members)}'
         )
     specs, seen = [], set()
     for i, member in enumerate(members):
+        where = f'members[{i}]'
+        if not isinstance(member, dict):
+            raise TypeError(
+                f'{where} must be a dict (name, config or model, '
+                f'checkpoint, ...), got {type(member).__name__} '
+                f'{_short(member)}'
+            )
         member = dict(member)
         name = member.get('name')
-        where = f'members[{i}]'
         if (
             not isinstance(name, str)
             or not name.isidentifier()
@@ -169,6 +202,11 @@ def parse_members(members: list | dict) -> list[MemberSpec]:
             )
         if name in seen:
             raise ValueError(f'{where}: duplicate member name {name!r}')
+        if name in RESERVED_NAMES:
+            raise ValueError(
+                f'{where}: member name {name!r} is reserved (a key of the '
+                f'completed optim_wrapper); choose another name'
+            )
         seen.add(name)
         unknown = set(member) - set(MEMBER_KEYS)
         if unknown:
@@ -183,10 +221,13 @@ def parse_members(members: list | dict) -> list[MemberSpec]:
             except FileNotFoundError as err:
                 raise FileNotFoundError(f'member {name!r}: {err}') from err
             cfg = Config.fromfile(cfg_path)
+            # Copies: merging consumes ``_delete_`` keys, and a member dict
+            # is parsed more than once (completion, build).
             if member.get('cfg_options'):
-                cfg.merge_from_dict(member['cfg_options'])
+                _check_cfg_options(name, cfg, cfg_path, member['cfg_options'])
+                cfg.merge_from_dict(copy.deepcopy(member['cfg_options']))
             if member.get('model') is not None:
-                cfg.merge_from_dict(dict(model=member['model']))
+                cfg.merge_from_dict(dict(model=copy.deepcopy(member['model'])))
             if 'model' not in cfg:
                 raise ValueError(
                     f'member {name!r}: config {cfg_path} has no "model" key'
@@ -211,11 +252,48 @@ def parse_members(members: list | dict) -> list[MemberSpec]:
                 model=model,
                 config=cfg,
                 config_path=cfg_path,
-                checkpoint=member.get('checkpoint'),
-                strict=member.get('strict', True),
+                checkpoint=_check_checkpoint(name, member.get('checkpoint')),
+                strict=check_flag(
+                    f'member {name!r}', 'strict', member.get('strict', True)
+                ),
+                min_loaded=check_fraction(
+                    f'member {name!r}',
+                    'min_loaded',
+                    member.get('min_loaded', DEFAULT_MIN_LOADED),
+                ),
             )
         )
     return specs
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + '...'
+
+
+def _check_checkpoint(name: str, checkpoint):
+    if checkpoint is not None and not (
+        isinstance(checkpoint, str) and checkpoint
+    ):
+        raise TypeError(
+            f'member {name!r}: checkpoint must be a path or URL, got '
+            f'{_short(checkpoint)}'
+        )
+    return checkpoint
+
+
+def _check_cfg_options(name: str, cfg: Config, path: str, options) -> None:
+    """Refuse ``cfg_options`` keys whose parent is not in the member's
+    config: a misspelt key would otherwise be added, unused."""
+    from bikd_mm.utils.config import check_parent_exists
+
+    if not isinstance(options, dict):
+        raise TypeError(
+            f'member {name!r}: cfg_options must be a dict of '
+            f'{{dotted.key: value}}, got {_short(options)}'
+        )
+    for key in options:
+        check_parent_exists(cfg, key, path, f'member {name!r}: cfg_options')
 
 
 def build_member(spec: MemberSpec, registry: Registry) -> nn.Module:
@@ -265,10 +343,14 @@ def load_member_checkpoint(model: nn.Module, spec: MemberSpec) -> None:
         model (nn.Module): The member model.
         spec (MemberSpec): The member (its ``checkpoint`` and ``strict``).
 
+    Logs how many of the model's tensors the checkpoint loaded, and how
+    many were missing, unexpected or mis-shaped.
+
     Raises:
         FileNotFoundError: If a local checkpoint file does not exist.
-        RuntimeError: If the keys do not match (with ``strict``), naming the
-            member and listing missing and unexpected keys.
+        RuntimeError: If the keys do not match (with ``strict``), or fewer
+            than ``spec.min_loaded`` of the tensors were loaded (without),
+            naming the member and listing missing and unexpected keys.
     """
     from bikd_mm.utils.checkpoint import load_state_dict_safely
 
@@ -277,4 +359,6 @@ def load_member_checkpoint(model: nn.Module, spec: MemberSpec) -> None:
         spec.checkpoint,
         strict=spec.strict,
         owner=f'member {spec.name!r}',
+        min_loaded=spec.min_loaded,
+        min_loaded_key='min_loaded',
     )

@@ -7,6 +7,7 @@ needs arbitrary unpickling is refused unless the caller opts in explicitly
 arbitrary code.
 """
 
+import logging
 import os
 import os.path as osp
 import pickle
@@ -14,9 +15,11 @@ import shutil
 import urllib.error
 import urllib.request
 from collections import OrderedDict
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn as nn
+from mmengine.logging import print_log
 
 from bikd_mm.utils.io import atomic_path
 
@@ -168,14 +171,96 @@ def extract_state_dict(checkpoint: dict) -> OrderedDict:
     )
 
 
+@dataclass
+class StateMatch:
+    """How a checkpoint's tensors match a model's state dict.
+
+    Args:
+        total (int): Tensors of the model.
+        loaded (list[str]): Model keys the checkpoint provides, same shape.
+        missing (list[str]): Model keys the checkpoint lacks.
+        unexpected (list[str]): Checkpoint keys the model lacks.
+        mismatched (list[str]): ``'key: checkpoint (..) vs model (..)'``
+            for keys of both with different shapes.
+    """
+
+    total: int
+    loaded: list = field(default_factory=list)
+    missing: list = field(default_factory=list)
+    unexpected: list = field(default_factory=list)
+    mismatched: list = field(default_factory=list)
+
+    @property
+    def exact(self) -> bool:
+        return not (self.missing or self.unexpected or self.mismatched)
+
+    @property
+    def share(self) -> float:
+        """Share of the model's tensors that are loaded (1 for none)."""
+        return len(self.loaded) / self.total if self.total else 1.0
+
+    def counts(self) -> str:
+        """``'loaded 3 of 4 tensors; missing 1, unexpected 0, ...'``."""
+        return (
+            f'loaded {len(self.loaded)} of {self.total} tensors; missing '
+            f'{len(self.missing)}, unexpected {len(self.unexpected)}, '
+            f'mis-shaped {len(self.mismatched)}'
+        )
+
+    def details(self) -> str:
+        """The counts with the first keys of each kind."""
+
+        def head(keys: list) -> str:
+            more = f' ... and {len(keys) - 10} more' if len(keys) > 10 else ''
+            return ', '.join(keys[:10]) + more
+
+        return (
+            f'missing keys ({len(self.missing)}): {head(self.missing)}; '
+            f'unexpected keys ({len(self.unexpected)}): '
+            f'{head(self.unexpected)}; '
+            f'shape mismatches ({len(self.mismatched)}): '
+            f'{head(self.mismatched)}'
+        )
+
+
+def match_state_dict(own: dict, state: dict) -> StateMatch:
+    """Compare a checkpoint's ``state`` with a model's ``own`` state dict.
+
+    Args:
+        own (dict): The model's state dict.
+        state (dict): The checkpoint's.
+
+    Returns:
+        StateMatch: Loaded, missing, unexpected and mis-shaped keys.
+    """
+    match = StateMatch(total=len(own))
+    for key, value in state.items():
+        if key not in own:
+            match.unexpected.append(key)
+        elif hasattr(value, 'shape') and value.shape != own[key].shape:
+            match.mismatched.append(
+                f'{key}: checkpoint {tuple(value.shape)} vs model '
+                f'{tuple(own[key].shape)}'
+            )
+        else:
+            match.loaded.append(key)
+    match.missing = [k for k in own if k not in state]
+    return match
+
+
 def load_state_dict_safely(
     model: nn.Module,
     filename: str,
     strict: bool = True,
     owner: str = 'model',
     allow_unsafe: bool | None = None,
-) -> None:
+    min_loaded: float = 0.0,
+    min_loaded_key: str = 'min_loaded',
+) -> StateMatch:
     """Load weights from ``filename`` into ``model``.
+
+    The numbers of loaded, missing, unexpected and mis-shaped tensors are
+    logged (a warning when they are not all loaded).
 
     Args:
         model (nn.Module): Target model.
@@ -183,41 +268,46 @@ def load_state_dict_safely(
         strict (bool): Require exactly matching keys and shapes.
         owner (str): Who the model is, for error messages.
         allow_unsafe (bool, optional): See :func:`load_checkpoint_file`.
+        min_loaded (float): Without ``strict``, the least share of the
+            model's tensors the checkpoint must provide.
+        min_loaded_key (str): The option that sets ``min_loaded``, for the
+            message.
+
+    Returns:
+        StateMatch: How the checkpoint matched the model.
 
     Raises:
         RuntimeError: On missing, unexpected or mis-shaped keys (with
-            ``strict``), listing them.
+            ``strict``), or fewer than ``min_loaded`` loaded (without),
+            listing them.
     """
     state = extract_state_dict(
         load_checkpoint_file(filename, allow_unsafe, owner)
     )
     own = model.state_dict()
-    mismatched = [
-        f'{k}: checkpoint {tuple(v.shape)} vs model {tuple(own[k].shape)}'
-        for k, v in state.items()
-        if k in own and hasattr(v, 'shape') and v.shape != own[k].shape
-    ]
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    if strict and (missing or unexpected or mismatched):
-
-        def head(keys: list) -> str:
-            more = f' ... and {len(keys) - 10} more' if len(keys) > 10 else ''
-            return ', '.join(keys[:10]) + more
-
+    match = match_state_dict(own, state)
+    if strict and not match.exact:
         raise RuntimeError(
             f'{owner}: checkpoint {filename} does not match the model '
-            '(another architecture?). '
-            f'missing keys ({len(missing)}): {head(missing)}; '
-            f'unexpected keys ({len(unexpected)}): {head(unexpected)}; '
-            f'shape mismatches ({len(mismatched)}): {head(mismatched)}'
+            f'(another architecture?). {match.details()}'
         )
-    state = OrderedDict(
-        (k, v)
-        for k, v in state.items()
-        if k in own and k not in {m.split(':')[0] for m in mismatched}
+    if not strict and match.share < min_loaded:
+        raise RuntimeError(
+            f'{owner}: checkpoint {filename} (strict=False) {match.counts()}'
+            f': {match.share:.0%} of the model, below {min_loaded_key}='
+            f'{min_loaded:g} (another architecture, or keys under another '
+            f'prefix?). {match.details()}. Lower {min_loaded_key} to '
+            'accept it.'
+        )
+    print_log(
+        f'{owner}: checkpoint {filename}: {match.counts()}',
+        logger='current',
+        level=logging.INFO if match.exact else logging.WARNING,
     )
-    model.load_state_dict(state, strict=False)
+    model.load_state_dict(
+        OrderedDict((k, state[k]) for k in match.loaded), strict=False
+    )
+    return match
 
 
 def save_atomic(obj: object, filename: str) -> None:

@@ -25,12 +25,25 @@ def load_config(path: str, cfg_options: dict | None = None) -> Config:
     cfg = Config.fromfile(resolve_config_path(path))
     if cfg_options:
         for key in cfg_options:
-            _check_parent_exists(cfg, key, path)
+            check_parent_exists(cfg, key, path)
         cfg.merge_from_dict(cfg_options)
     return cfg
 
 
-def _check_parent_exists(cfg: Config, key: str, path: str) -> None:
+def check_parent_exists(
+    cfg: Config, key: str, path: str, label: str = '--cfg-options'
+) -> None:
+    """Refuse a dotted override ``key`` whose parent is not in ``cfg``.
+
+    Args:
+        cfg (Config): The config the override applies to.
+        key (str): ``dotted.key`` (list items by index).
+        path (str): The config's file, for the message.
+        label (str): Where the override comes from, for the message.
+
+    Raises:
+        KeyError: If a parent of the key's last part is not in ``cfg``.
+    """
     node = cfg
     parts = key.split('.')
     for depth, part in enumerate(parts[:-1]):
@@ -44,7 +57,7 @@ def _check_parent_exists(cfg: Config, key: str, path: str) -> None:
             node = node[part]
         else:
             raise KeyError(
-                f'--cfg-options {key}: {".".join(parts[: depth + 1])!r} is '
+                f'{label} {key}: {".".join(parts[: depth + 1])!r} is '
                 f'not in the config {path}'
             )
 

@@ -30,6 +30,7 @@ from bikd_mm.utils.export import export_member
 from ..engine.test_pair_runner import PAIR
 from ..models.seg_fixtures import fake_batch, member, member_model
 from ..saliency_data.layouts import write_standard_video
+from . import cases_checkpoints, cases_labels, cases_options, cases_work_dir
 
 
 def build_pair(members: list):
@@ -264,6 +265,7 @@ def wrong_key_in_cfg_options(tmp_path):
 CASES = {
     f.__name__: f
     for f in (
+        # Member configs and names.
         missing_member_config,
         config_without_model,
         unknown_member_in_export,
@@ -271,10 +273,12 @@ CASES = {
         one_member,
         different_class_counts,
         different_ignore_index,
+        # Member checkpoints.
         checkpoint_file_missing,
         checkpoint_of_another_architecture,
         checkpoint_url_unreachable,
         corrupt_checkpoint_file,
+        # Datasets and labels.
         dataset_root_missing,
         split_with_no_samples,
         image_without_annotation,
@@ -284,12 +288,60 @@ CASES = {
         clip_longer_than_video,
         fixation_map_empty_for_a_frame,
         wrong_key_in_cfg_options,
+        cases_labels.label_maps_of_another_size,
+        cases_labels.one_label_map_of_another_size,
+        cases_labels.rgb_label_png,
+        cases_labels.all_labels_ignored,
+        cases_labels.unreadable_sample,
+        # Member checkpoints loaded with strict=False.
+        cases_checkpoints.strict_false_checkpoint_matching_nothing,
+        cases_checkpoints.strict_false_checkpoint_partly_matching,
+        # Options of the wrappers and the member entries.
+        cases_options.negative_kd_weight,
+        cases_options.non_finite_kd_weight,
+        cases_options.temperature_not_positive,
+        cases_options.flag_given_as_a_string,
+        cases_options.unknown_normalize_or_tie,
+        cases_options.saliency_eps_and_kd_size,
+        cases_options.members_not_a_list_of_dicts,
+        cases_options.member_entry_of_the_wrong_type,
+        cases_options.member_cfg_options_typo,
+        # Options of the runner.
+        cases_options.runner_flag_or_path_of_the_wrong_type,
+        cases_options.runner_loop_option_not_a_count,
+        cases_options.dist_timeout_not_positive,
+        cases_options.member_optimizer_numbers,
+        cases_options.constructor_in_pair_and_member_wrapper,
+        cases_checkpoints.load_from_single_model_file,
+        # Resume.
+        cases_checkpoints.resume_after_member_renamed,
+        cases_checkpoints.resume_after_member_added,
+        cases_checkpoints.resume_after_member_removed,
+        cases_checkpoints.resume_after_members_reordered,
+        cases_checkpoints.resume_after_member_architecture_changed,
+        cases_checkpoints.resume_from_member_checkpoint,
+        cases_checkpoints.resume_from_single_model_run,
+        cases_checkpoints.resume_from_exported_file,
+        cases_checkpoints.resume_file_missing,
+        # Work dirs.
+        cases_work_dir.second_live_run_in_a_work_dir,
+        cases_work_dir.killed_run_leaves_no_stale_lock,
+        cases_work_dir.two_writers_of_one_checkpoint,
     )
 }
+# Files a case may leave only if something wrote partially.
+PARTIAL = ('.part', '.tmp-')
 
 
-def test_twenty_cases_are_listed():
-    assert len(CASES) == 20
+def test_the_cases_are_listed_once():
+    assert len(CASES) == 54
+    assert len(set(CASES.values())) == len(CASES)
+
+
+def test_resume_works_without_a_fault(tmp_path, trained_pair):
+    """The resume probes' positive control: the same members resume."""
+    runner = cases_checkpoints.resume(tmp_path, trained_pair)
+    assert runner.iter == 2
 
 
 @pytest.mark.parametrize('case', list(CASES))
@@ -297,3 +349,10 @@ def test_bad_input(case, request, tmp_path):
     function = CASES[case]
     names = function.__code__.co_varnames[: function.__code__.co_argcount]
     function(*[request.getfixturevalue(n) for n in names])
+    partial = [
+        osp.join(root, name)
+        for root, _, files in os.walk(tmp_path)
+        for name in files
+        if name.endswith(PARTIAL[0]) or name.startswith(PARTIAL[1])
+    ]
+    assert not partial, f'partial files left: {partial}'

@@ -22,6 +22,7 @@ from bikd_mm.engine.runner.checkpoint_files import (
     remove_partial_checkpoints,
     resume_candidates,
 )
+from bikd_mm.engine.runner.work_dir_lock import LOCK_FILE
 from bikd_mm.utils.checkpoint import save_atomic
 
 from .pair_run import run_train_until_stalled, write_pair_config
@@ -66,8 +67,11 @@ def test_killed_runs_resume_from_the_last_complete_checkpoint(
     assert sorted(p for p in os.listdir(work) if p.endswith('.pth')) == [
         'iter_2.pth'
     ]
-    partial = work / '.iter_4.pth.part'
+    # The partial file is named for its writer: .iter_4.pth.<pid>-<x>.part
+    (partial,) = work.glob('.iter_4.pth.*.part')
     assert 0 < osp.getsize(partial) < osp.getsize(work / 'iter_2.pth')
+    # The killed run's lock file stays, unlocked: the resumes below start.
+    assert (work / LOCK_FILE).is_file()
     assert (work / 'last_checkpoint').read_text().endswith('iter_2.pth')
     iter_2 = torch.load(work / 'iter_2.pth', weights_only=True)
 

@@ -1,5 +1,6 @@
 import os
 import os.path as osp
+import weakref
 
 import torch.distributed as dist
 import torch.nn as nn
@@ -16,18 +17,28 @@ from bikd_mm.engine.runner.build_checks import (
     check_pair_config,
 )
 from bikd_mm.engine.runner.checkpoint_files import (
+    check_load_from,
+    check_resumable,
     find_resumable_checkpoint,
     partial_name,
     remove_partial_checkpoints,
+)
+from bikd_mm.engine.runner.config_checks import (
+    check_member_optim_wrappers,
+    check_runner_options,
 )
 from bikd_mm.engine.runner.cpu_distributed import (
     revert_sync_bn_without_cuda,
     use_gloo_without_cuda,
 )
+from bikd_mm.engine.runner.named_pipeline import name_pipeline_errors
 from bikd_mm.engine.runner.pair_config import (
     expand_pair_config,
     is_pair_config,
+    member_lr_curves,
 )
+from bikd_mm.engine.runner.work_dir_lock import WorkDirLock
+from bikd_mm.models.member import DEFAULT_MIN_LOADED
 from bikd_mm.utils.checkpoint import UNSAFE_ENV, load_checkpoint_file
 from bikd_mm.utils.compat import apply_compat
 from bikd_mm.utils.io import commit_file
@@ -40,6 +51,17 @@ _LOST_RANK_SIGNS = (
     'NCCL',
     'ProcessGroup',
 )
+
+
+def _start_rank(launcher: str) -> int:
+    """This process' rank before the process group exists (from the
+    launcher's environment)."""
+    if launcher == 'none':
+        return 0
+    for var in ('RANK', 'SLURM_PROCID', 'OMPI_COMM_WORLD_RANK', 'PMI_RANK'):
+        if os.environ.get(var, '').isdigit():
+            return int(os.environ[var])
+    return 0
 
 
 def _is_local(path: str) -> bool:
@@ -63,7 +85,9 @@ class BiKDRunner(Runner):
 
     Before building, the config is completed from the members' own configs
     by :func:`expand_pair_config` (per-member optimizers and schedulers,
-    per-member evaluation, the distributed wrapper). Select it with
+    per-member evaluation, the distributed wrapper), and each member's
+    learning-rate curve is checked and logged once (base rate, peak, final
+    rate, schedule length; see :mod:`.lr_schedule_check`). Select it with
     ``runner_type = 'BiKDRunner'`` so that stock ``tools/train.py`` scripts
     run pair configs too.
 
@@ -77,7 +101,22 @@ class BiKDRunner(Runner):
       and refuses files that need more unless the config sets
       ``allow_unsafe_checkpoint = True``;
     - auto-resume takes the newest checkpoint that loads, skipping
-      unreadable ones with a warning, and deletes partial files.
+      unreadable ones with a warning, and deletes partial files;
+    - a resume from a checkpoint that is not a training checkpoint of the
+      same members (renamed, added, removed or reordered; a member or
+      single-model checkpoint; an exported file) is refused, saying what
+      the file holds and what to do; ``load_from`` is refused when it
+      gives a member less than ``load_from_min_loaded`` (default 0.5) of
+      its tensors.
+
+    From its start until it has trained (or tested), the run holds
+    ``<work_dir>/.bikd_run.lock``: a run of another process in the same
+    work dir is refused at its start, before it writes anything, with the
+    holder's pid (see :mod:`.work_dir_lock`). Numeric and flag options of
+    the runner and of each member's optimizer wrapper are checked when it
+    is built (see :mod:`.config_checks`). A data pipeline error (a corrupt
+    image or annotation) names the sample's files (see
+    :mod:`.named_pipeline`).
 
     Without CUDA, a distributed run uses gloo and runs SyncBN layers as
     BatchNorm (see :mod:`.cpu_distributed`).
@@ -88,15 +127,18 @@ class BiKDRunner(Runner):
     """
 
     _preloaded: tuple[str, dict] | None = None
+    _resuming = False
 
     @classmethod
     def from_cfg(cls, cfg: Config) -> 'BiKDRunner':
         apply_compat()
+        check_runner_options(cfg)
         if cfg.get('allow_unsafe_checkpoint', False):
             # Read by every checkpoint load of the process, members' too.
             os.environ[UNSAFE_ENV] = '1'
         cfg = expand_pair_config(cfg.copy())
         if is_pair_config(cfg):
+            check_member_optim_wrappers(cfg.optim_wrapper)
             check_pair_config(cfg)
         use_gloo_without_cuda(cfg)
         checkpoint = cfg.get('default_hooks', {}).get('checkpoint')
@@ -112,7 +154,21 @@ class BiKDRunner(Runner):
             check_dataset_classes(
                 cfg, model.module if is_model_wrapper(model) else model
             )
+        if is_pair_config(cfg) and cfg.get('train_cfg'):
+            for name, curve in member_lr_curves(cfg).items():
+                runner.logger.info(f'{name}: {curve.summary()}')
+                for note in curve.notes:
+                    runner.logger.info(f'{name}: {note}')
         return runner
+
+    @staticmethod
+    def build_dataloader(dataloader, *args, **kwargs):
+        """Build a dataloader (see :meth:`Runner.build_dataloader`) whose
+        dataset's pipeline errors name the sample's files (see
+        :mod:`.named_pipeline`)."""
+        loader = Runner.build_dataloader(dataloader, *args, **kwargs)
+        name_pipeline_errors(getattr(loader, 'dataset', None))
+        return loader
 
     def wrap_model(self, model_wrapper_cfg: dict | None, model: nn.Module):
         """Wrap as mmengine does; on the CPU, SyncBN runs as BatchNorm
@@ -157,8 +213,23 @@ class BiKDRunner(Runner):
         if local:
             commit_file(osp.join(out_dir, name), osp.join(out_dir, filename))
 
+    def __init__(self, *args, **kwargs):
+        work_dir = kwargs['work_dir'] if 'work_dir' in kwargs else args[1]
+        self._work_dir_lock = None
+        if _start_rank(kwargs.get('launcher', 'none')) == 0:
+            # Before anything is written (logs, the config dump).
+            lock = WorkDirLock(osp.abspath(work_dir)).acquire()
+            self._work_dir_lock = lock
+            weakref.finalize(self, lock.release)
+        super().__init__(*args, **kwargs)
+
+    def _release_work_dir(self) -> None:
+        if self._work_dir_lock is not None:
+            self._work_dir_lock.release()
+
     def train(self) -> nn.Module:
-        """Train; name a lost rank when a collective operation fails."""
+        """Train; name a lost rank when a collective operation fails.
+        The work dir is released when training ends."""
         try:
             return super().train()
         except RuntimeError as err:
@@ -177,6 +248,31 @@ class BiKDRunner(Runner):
                     f'--resume. Backend error: {_first_line(err)}'
                 ) from err
             raise
+        finally:
+            self._release_work_dir()
+
+    def test(self) -> dict:
+        """Test; the work dir is released when testing ends."""
+        try:
+            return super().test()
+        finally:
+            self._release_work_dir()
+
+    def val(self) -> dict:
+        """Validate; the work dir is released when validation ends."""
+        try:
+            return super().val()
+        finally:
+            self._release_work_dir()
+
+    def resume(self, filename: str, *args, **kwargs) -> None:
+        """Resume; the checkpoint must be a training checkpoint of the
+        same members (see :func:`check_resumable`)."""
+        self._resuming = True
+        try:
+            return super().resume(filename, *args, **kwargs)
+        finally:
+            self._resuming = False
 
     def load_or_resume(self) -> None:
         """Load or resume; auto-resume skips unreadable checkpoints."""
@@ -224,13 +320,36 @@ class BiKDRunner(Runner):
             return super().load_checkpoint(
                 filename, map_location, strict, revise_keys
             )
-        self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
         model = (
             self.model.module if is_model_wrapper(self.model) else self.model
         )
+        self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
+        self._check_fits(filename, checkpoint, model)
         checkpoint = _load_checkpoint_to_model(
             model, checkpoint, strict, revise_keys=revise_keys
         )
         self._has_loaded = True
         self.logger.info(f'Load checkpoint from {filename}')
         return checkpoint
+
+    def _check_fits(self, filename: str, checkpoint, model) -> None:
+        """Refuse a checkpoint that does not fit the pair: for a resume,
+        one of another run (:func:`check_resumable`); for ``load_from``,
+        one that gives a member less than ``load_from_min_loaded`` of its
+        tensors (:func:`check_load_from`)."""
+        members = getattr(model, 'members', None)
+        if not isinstance(members, nn.ModuleDict):
+            return
+        names = list(members.keys())
+        if self._resuming:
+            check_resumable(filename, checkpoint, names, model.state_dict())
+            return
+        min_loaded = self.cfg.get('load_from_min_loaded')
+        report = check_load_from(
+            filename,
+            checkpoint,
+            names,
+            model.state_dict(),
+            DEFAULT_MIN_LOADED if min_loaded is None else min_loaded,
+        )
+        self.logger.info(f'load_from {filename}: {report}')

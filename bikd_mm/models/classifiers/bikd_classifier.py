@@ -9,9 +9,10 @@ from torch import Tensor
 
 from bikd_mm.core import gt_confidence, select_teachers
 from bikd_mm.core.masked_kl import NORMALIZE_MODES
-from bikd_mm.core.selection import check_tie
-from bikd_mm.models.base_bikd_model import BaseBiKDModel
+from bikd_mm.core.selection import TIE_MODES
+from bikd_mm.models.base_bikd_model import SELECTIONS, BaseBiKDModel
 from bikd_mm.models.classifiers.member_adapters import build_adapter
+from bikd_mm.models.option_checks import check_options
 
 FIRST_MEMBER = 'first'
 
@@ -90,16 +91,19 @@ class BiKDClassifier(BaseBiKDModel):
         data_preprocessor: dict | None = None,
         init_cfg: dict | None = None,
     ):
+        check_options(
+            type(self).__name__,
+            weights=dict(kd_weight=kd_weight),
+            positive=dict(temperature=temperature),
+            flags=dict(detach_teacher=detach_teacher),
+            choices=dict(
+                normalize=(normalize, NORMALIZE_MODES),
+                tie=(tie, TIE_MODES),
+                selection=(selection, SELECTIONS),
+            ),
+        )
         super().__init__(members, data_preprocessor, init_cfg)
         self._set_transfer(selection, fixed_teacher)
-        if normalize not in NORMALIZE_MODES:
-            raise ValueError(
-                f'normalize must be one of {NORMALIZE_MODES}, '
-                f'got {normalize!r}'
-            )
-        check_tie(tie)
-        if not temperature > 0:
-            raise ValueError(f'temperature must be > 0, got {temperature!r}')
         self.kd_weight = kd_weight
         self.temperature = temperature
         self.normalize = normalize

@@ -7,7 +7,10 @@ from torch import Tensor
 
 from bikd_mm.core import select_teachers
 from bikd_mm.core.distribution_kl import MATLAB_EPS, distribution_kl_terms
+from bikd_mm.core.masked_kl import NORMALIZE_MODES
+from bikd_mm.core.selection import TIE_MODES
 from bikd_mm.models.base_bikd_model import BaseBiKDModel
+from bikd_mm.models.option_checks import check_options, check_size
 from bikd_mm.registry import MODELS
 
 from .losses.functional import normalize_sum
@@ -22,10 +25,14 @@ class BiKDSaliency(BaseBiKDModel):
 
     Every member is a :class:`VideoSaliencyModel` built from its own config
     (its own data preprocessor, so its own normalisation and input size)
-    and checkpoint. One training step::
+    and checkpoint. The batch holds either one clip per sample for every
+    member, or, with the dataset's ``member_clips`` and
+    :class:`SplitMemberClips`, ``{member: clips}``: each member's own
+    frames around the shared target frame (the published models read
+    different windows). One training step::
 
         for each member m:
-            member_m.data_preprocessor(batch)      # same clips
+            member_m.data_preprocessor(batch[m])   # its clips
             member_m.forward_train -> own losses, map_m
         maps resized bilinearly to a common size
         selection: per sample, the member with the lowest
@@ -91,17 +98,24 @@ class BiKDSaliency(BaseBiKDModel):
         data_preprocessor: dict | None = None,
         init_cfg: dict | None = None,
     ) -> None:
+        check_options(
+            type(self).__name__,
+            weights=dict(kd_weight=kd_weight),
+            positive=dict(eps=eps),
+            flags=dict(detach_teacher=detach_teacher),
+            choices=dict(
+                granularity=(granularity, GRANULARITIES),
+                normalize=(normalize, NORMALIZE_MODES),
+                tie=(tie, TIE_MODES),
+            ),
+        )
+        kd_size = check_size(type(self).__name__, 'kd_size', kd_size)
         if isinstance(data_preprocessor, dict):
             data_preprocessor = MODELS.build(data_preprocessor)
         super().__init__(members, data_preprocessor, init_cfg)
-        if granularity not in GRANULARITIES:
-            raise ValueError(
-                f'granularity must be one of {GRANULARITIES}, got '
-                f'{granularity!r}'
-            )
         self.granularity = granularity
         self.kd_weight = kd_weight
-        self.kd_size = tuple(kd_size) if kd_size is not None else None
+        self.kd_size = kd_size
         self.normalize = normalize
         self.detach_teacher = detach_teacher
         self.tie = tie
@@ -115,6 +129,25 @@ class BiKDSaliency(BaseBiKDModel):
                     f'member {name!r} ({type(model).__name__}) is not a '
                     'video saliency model (no forward_train)'
                 )
+
+    def _member_batch(
+        self, name: str, inputs, data_samples, training: bool
+    ) -> tuple:
+        """The member's clips through its own data preprocessor.
+
+        ``inputs`` is either one batch of clips shared by every member, or
+        a dict ``{member: clips}`` (from :class:`SplitMemberClips`) giving
+        each member its own frames, size and count.
+        """
+        if isinstance(inputs, dict):
+            if name not in inputs:
+                raise KeyError(
+                    f'the batch has clips for {sorted(inputs)} but none '
+                    f"for member {name!r}; name it in the dataset's "
+                    'member_clips'
+                )
+            inputs = inputs[name]
+        return super()._member_batch(name, inputs, data_samples, training)
 
     def loss(self, inputs, data_samples: list) -> dict:
         """Every member's losses, the KD terms and the teach shares."""

@@ -11,8 +11,16 @@ from bikd_mm.core import (
     select_teachers,
 )
 from bikd_mm.core.ce_masked_kl import KERNELS
-from bikd_mm.models.base_bikd_model import BaseBiKDModel
+from bikd_mm.core.masked_kl import NORMALIZE_MODES
+from bikd_mm.core.selection import TIE_MODES
+from bikd_mm.models.base_bikd_model import SELECTIONS, BaseBiKDModel
 from bikd_mm.models.losses.bce_dice_loss import BCEDiceLoss
+from bikd_mm.models.option_checks import check_options
+from bikd_mm.models.segmentors.label_checks import (
+    UnlabelledBatches,
+    check_label_shapes,
+    check_label_values,
+)
 from bikd_mm.models.segmentors.member_adapters import build_adapter
 from bikd_mm.models.segmentors.padding_check import check_same_padding
 from bikd_mm.models.segmentors.sync_free_accuracy import sync_free_accuracy
@@ -133,28 +141,28 @@ class BiKDSegmentor(BaseBiKDModel):
         data_preprocessor: dict | None = None,
         init_cfg: dict | None = None,
     ):
+        check_options(
+            type(self).__name__,
+            weights=dict(kd_weight=kd_weight),
+            positive=dict(temperature=temperature),
+            flags=dict(
+                detach_teacher=detach_teacher,
+                share_decode_ce=share_decode_ce,
+                sync_free_accuracy=sync_free_accuracy,
+            ),
+            choices=dict(
+                granularity=(granularity, GRANULARITIES),
+                kd_resolution=(kd_resolution, KD_RESOLUTIONS),
+                selection_loss=(selection_loss, SELECTION_LOSSES),
+                normalize=(normalize, NORMALIZE_MODES),
+                tie=(tie, TIE_MODES),
+                selection=(selection, SELECTIONS),
+                kd_kernel=(kd_kernel, KERNELS),
+            ),
+        )
         super().__init__(members, data_preprocessor, init_cfg)
-        if kd_kernel not in KERNELS:
-            raise ValueError(
-                f'kd_kernel must be one of {KERNELS}, got {kd_kernel!r}'
-            )
         self.kd_kernel = kd_kernel
         self._set_transfer(selection, fixed_teacher)
-        if granularity not in GRANULARITIES:
-            raise ValueError(
-                f'granularity must be one of {GRANULARITIES}, '
-                f'got {granularity!r}'
-            )
-        if kd_resolution not in KD_RESOLUTIONS:
-            raise ValueError(
-                f'kd_resolution must be one of '
-                f'{KD_RESOLUTIONS}, got {kd_resolution!r}'
-            )
-        if selection_loss not in SELECTION_LOSSES:
-            raise ValueError(
-                f'selection_loss must be one of {SELECTION_LOSSES}, got '
-                f'{selection_loss!r}'
-            )
         self.granularity = granularity
         self.selection_loss = selection_loss
         self.kd_resolution = kd_resolution
@@ -174,6 +182,7 @@ class BiKDSegmentor(BaseBiKDModel):
             for name, model in self.members.items()
         }
         self._check_compatible()
+        self.unlabelled_batches = UnlabelledBatches(type(self).__name__)
         self._check_selection_loss()
         self._check_kd_kernel()
 
@@ -250,7 +259,13 @@ class BiKDSegmentor(BaseBiKDModel):
             ``r50.decode.loss_ce``), ``kd.loss_<t>_to_<s>`` for each
             direction, and ``<member>.teach_share``.
         """
-        self._check_labels(data_samples)
+        check_label_shapes(inputs, data_samples)
+        check_label_values(
+            data_samples,
+            self.num_classes,
+            self.ignore_index,
+            self.unlabelled_batches,
+        )
         losses, logits, labels = {}, {}, None
         shared = self._shared_ce_members()
         image_loss = (
@@ -290,38 +305,6 @@ class BiKDSegmentor(BaseBiKDModel):
                 self._kd_losses(logits, labels, shared, image_task_loss)
             )
         return losses
-
-    def _check_labels(self, data_samples: list) -> None:
-        """Refuse labels that are neither a class nor ``ignore_index``.
-
-        A stock loss would fail on them with an index error that names
-        neither the file nor the value.
-        """
-
-        def outside(label: Tensor) -> Tensor:
-            return (label != self.ignore_index) & (
-                (label < 0) | (label >= self.num_classes)
-            )
-
-        # One device-to-host copy per step in the common, valid case.
-        flags = [outside(s.gt_sem_seg.data).any() for s in data_samples]
-        if not flags or not bool(torch.stack(flags).any()):
-            return
-        for sample in data_samples:
-            label = sample.gt_sem_seg.data
-            bad = outside(label)
-            if bad.any():
-                values = label[bad].unique().tolist()
-                where = sample.metainfo.get(
-                    'seg_map_path', sample.metainfo.get('img_path', '?')
-                )
-                raise ValueError(
-                    f'annotation {where}: labels {values[:10]} are outside '
-                    f'the {self.num_classes} classes 0..'
-                    f'{self.num_classes - 1} and are not ignore_index '
-                    f'{self.ignore_index}; check the dataset classes and '
-                    'reduce_zero_label'
-                )
 
     def _shared_ce_members(self) -> set:
         """Members whose decode CE comes from the KD log-probabilities."""
