@@ -1,0 +1,41 @@
+"""``pip install -e .`` into an environment that already satisfies the
+ranges installs bikd_mm and nothing else: no torch, mmcv or mmengine swap.
+"""
+
+import subprocess
+
+from .envs import clean_env, copy_source, dry_run, make_venv, planned
+
+
+def test_editable_install_changes_no_installed_package(tmp_path):
+    python = make_venv(str(tmp_path / 'venv'))
+    src = copy_source(str(tmp_path / 'src'))
+    report = dry_run(python, str(tmp_path), '-e', src)
+    plan = planned(report)
+    assert [name for name, _ in plan] == ['bikd_mm'], plan
+    requested = report['install'][0]
+    assert requested['requested'] and requested['is_direct']
+
+
+def test_unmet_range_fails_instead_of_replacing(tmp_path):
+    """The check above can fail: a requirement the environment does not
+    meet is not resolved from the environment (pip would have to fetch and
+    replace it), and with no index the plan fails."""
+    python = make_venv(str(tmp_path / 'venv'))
+    done = subprocess.run(
+        [
+            python,
+            '-m',
+            'pip',
+            'install',
+            '--dry-run',
+            '--no-index',
+            'mmcv>=2.2.0',
+        ],
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode != 0
+    assert 'mmcv' in done.stderr

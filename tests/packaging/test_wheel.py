@@ -1,0 +1,184 @@
+"""The wheel: built from a copy of the source tree, installed into a fresh
+environment on top of the existing one, and used from a folder that is not
+the source tree, through the installed entry points and the package's own
+configs."""
+
+import glob
+import json
+import os.path as osp
+import zipfile
+from email.parser import Parser
+
+import pytest
+import torch
+
+from ..conftest import REPO
+from .envs import copy_source, dry_run, freeze, make_venv, planned, run
+
+PAIR = 'bikd_mm::bikd/demo/seg_pair_digits.py'
+
+
+@pytest.fixture(scope='module')
+def wheel(tmp_path_factory) -> str:
+    tmp = tmp_path_factory.mktemp('wheel')
+    src = copy_source(str(tmp / 'src'))
+    builder = make_venv(str(tmp / 'build-venv'))
+    run(
+        [
+            builder,
+            '-m',
+            'pip',
+            'wheel',
+            '--no-deps',
+            '--no-index',
+            '--no-build-isolation',
+            '-w',
+            tmp / 'dist',
+            src,
+        ],
+        tmp,
+    )
+    (path,) = glob.glob(str(tmp / 'dist' / 'bikd_mm-*.whl'))
+    return path
+
+
+@pytest.fixture(scope='module')
+def installed(wheel, tmp_path_factory) -> dict:
+    """A fresh venv on the existing environment, with the wheel installed
+    (after a dry run has shown that it installs nothing else)."""
+    tmp = tmp_path_factory.mktemp('installed')
+    python = make_venv(str(tmp / 'venv'))
+    report = dry_run(python, str(tmp), wheel)
+    before = freeze(python, str(tmp))
+    run(
+        [python, '-m', 'pip', 'install', '--no-index', '--no-deps', wheel], tmp
+    )
+    after = freeze(python, str(tmp))
+    return dict(
+        python=python,
+        bin=osp.dirname(python),
+        report=report,
+        before=before,
+        after=after,
+        tmp=tmp,
+    )
+
+
+def wheel_files(wheel: str) -> dict[str, bytes]:
+    with zipfile.ZipFile(wheel) as zf:
+        return {name: zf.read(name) for name in zf.namelist()}
+
+
+def test_wheel_holds_every_config_and_no_repo_folders(wheel):
+    files = wheel_files(wheel)
+    sources = glob.glob(
+        osp.join(REPO, 'configs', '**', '*.py'), recursive=True
+    )
+    assert len(sources) >= 30
+    for source in sources:
+        rel = osp.relpath(source, osp.join(REPO, 'configs'))
+        name = f'bikd_mm/.mim/configs/{rel}'
+        assert name in files, name
+        with open(source, 'rb') as f:
+            assert files[name] == f.read(), name
+    tops = {name.split('/', 1)[0] for name in files}
+    assert all(t == 'bikd_mm' or t.endswith('.dist-info') for t in tops), tops
+    assert 'bikd_mm/tools/train.py' in files
+
+
+def test_wheel_metadata_states_ranges(wheel):
+    files = wheel_files(wheel)
+    (meta,) = [n for n in files if n.endswith('.dist-info/METADATA')]
+    msg = Parser().parsestr(files[meta].decode())
+    assert msg['Requires-Python'] == '>=3.10'
+    requires = msg.get_all('Requires-Dist')
+    plain = [r for r in requires if 'extra ==' not in r]
+    assert not [r for r in plain if '==' in r], plain
+    assert any(r.startswith('mmcv') and '<2.2.0' in r for r in plain), plain
+    extras = msg.get_all('Provides-Extra')
+    assert {'mmdet', 'mask2former'} <= set(extras)
+    (points,) = [n for n in files if n.endswith('entry_points.txt')]
+    text = files[points].decode()
+    for line in (
+        'bikd-train = bikd_mm.tools.train:main',
+        'bikd-test = bikd_mm.tools.test:main',
+        'bikd-export = bikd_mm.tools.export_member:main',
+    ):
+        assert line in text
+
+
+def test_wheel_install_changes_no_installed_package(installed):
+    assert [n for n, _ in planned(installed['report'])] == ['bikd_mm']
+    assert any(line.startswith('torch==') for line in installed['before'])
+    added = sorted(set(installed['after']) - set(installed['before']))
+    removed = sorted(set(installed['before']) - set(installed['after']))
+    assert removed == []
+    assert [line.split('==')[0] for line in added] == ['bikd_mm'], added
+
+
+def test_installed_package_is_used_outside_the_source_tree(installed):
+    code = (
+        'import json, bikd_mm, mmengine.config as c\n'
+        'cfg = c.Config.fromfile("bikd_mm::bikd/seg_pair_r50_swin.py")\n'
+        'print(json.dumps(dict(file=bikd_mm.__file__, '
+        'members=[m["name"] for m in cfg.model.members])))\n'
+    )
+    out = run([installed['python'], '-c', code], installed['tmp']).stdout
+    result = json.loads(out.strip().splitlines()[-1])
+    assert not result['file'].startswith(REPO)
+    assert osp.join('venv', 'lib') in result['file']
+    assert result['members'] == ['r50', 'swin']
+
+
+def test_installed_entry_points_train_and_export_the_demo_pair(
+    installed, seg_data_root
+):
+    """Two iterations of the digits demo pair from the package's config,
+    with random-init members (the demo writes their checkpoints first)."""
+    tmp = installed['tmp']
+    work = tmp / 'work'
+    options = [
+        'model.members.0.checkpoint=None',
+        'model.members.1.checkpoint=None',
+        'train_cfg.max_iters=2',
+        'train_cfg.val_interval=2',
+        'default_hooks.checkpoint.interval=2',
+        'default_hooks.logger.interval=1',
+        'train_dataloader.batch_size=2',
+        f'train_dataloader.dataset.data_root={seg_data_root}',
+        f'val_dataloader.dataset.data_root={seg_data_root}',
+        f'test_dataloader.dataset.data_root={seg_data_root}',
+    ]
+    bin_dir = installed['bin']
+    run(
+        [
+            osp.join(bin_dir, 'bikd-train'),
+            PAIR,
+            '--work-dir',
+            work,
+            '--cfg-options',
+            *options,
+        ],
+        tmp,
+    )
+    ckpt = work / 'iter_2.pth'
+    assert ckpt.is_file()
+    out = tmp / 'cnn.pth'
+    run(
+        [
+            osp.join(bin_dir, 'bikd-export'),
+            ckpt,
+            '--member',
+            'cnn',
+            '--out',
+            out,
+        ],
+        tmp,
+    )
+    state = torch.load(out, map_location='cpu', weights_only=True)
+    assert state['state_dict']
+    assert not any(k.startswith('members.') for k in state['state_dict'])
+    helps = run(
+        [installed['python'], '-m', 'bikd_mm.tools.train', '--help'], tmp
+    ).stdout
+    assert '--cfg-options' in helps
