@@ -4,17 +4,26 @@ ranges installs bikd_mm and nothing else: no torch, mmcv or mmengine swap.
 
 import subprocess
 
+import pytest
+
 from .envs import clean_env, copy_source, dry_run, make_venv, planned
 
 
-def test_editable_install_changes_no_installed_package(tmp_path):
+@pytest.mark.parametrize('extra', ['', '[mmdet]'])
+def test_editable_install_changes_no_installed_package(tmp_path, extra):
     python = make_venv(str(tmp_path / 'venv'))
     src = copy_source(str(tmp_path / 'src'))
-    report = dry_run(python, str(tmp_path), '-e', src)
+    report = dry_run(python, str(tmp_path), '-e', src + extra)
     plan = planned(report)
     assert [name for name, _ in plan] == ['bikd_mm'], plan
-    requested = report['install'][0]
-    assert requested['requested'] and requested['is_direct']
+    (item,) = report['install']
+    assert item['requested'] and item['is_direct']
+    assert item['download_info']['dir_info'].get('editable') is True
+    # The plan was resolved against the ranges, not the lock.
+    requires = item['metadata']['requires_dist']
+    assert any(r.startswith('torch>=') for r in requires), requires
+    if extra:
+        assert any(r.startswith('mmdet') for r in requires), requires
 
 
 def test_unmet_range_fails_instead_of_replacing(tmp_path):

@@ -175,9 +175,13 @@ def test_installed_entry_points_train_and_export_the_demo_pair(
         ],
         tmp,
     )
-    state = torch.load(out, map_location='cpu', weights_only=True)
-    assert state['state_dict']
-    assert not any(k.startswith('members.') for k in state['state_dict'])
+    exported = torch.load(out, map_location='cpu', weights_only=True)
+    pair = torch.load(ckpt, map_location='cpu', weights_only=True)
+    prefix = 'members.cnn.'
+    want = {
+        k[len(prefix) :] for k in pair['state_dict'] if k.startswith(prefix)
+    }
+    assert want and set(exported['state_dict']) == want
     helps = run(
         [installed['python'], '-m', 'bikd_mm.tools.train', '--help'], tmp
     ).stdout
