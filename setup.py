@@ -12,6 +12,7 @@ The configs ship inside the package, as mmseg and mmpretrain ship theirs:
 ``bikd_mm::bikd/seg_pair_r50_swin.py`` resolves after any install.
 """
 
+import os
 from pathlib import Path
 
 from setuptools import find_packages, setup
@@ -29,21 +30,17 @@ def read_requirements(name: str) -> list[str]:
 
 
 def mim_files() -> list[str]:
-    """Every file under ``bikd_mm/.mim`` (the configs), package-relative.
-
-    Listed file by file: a glob does not reliably descend into the
-    symlinked directory.
-    """
+    """Every file under ``bikd_mm/.mim``, package-relative: the model index
+    and the configs (through the symlink)."""
     package = ROOT / 'bikd_mm'
-    mim = package / '.mim'
     files = []
-    for entry in sorted(mim.iterdir()):
-        if entry.is_dir():
-            files += [
-                str(path.relative_to(package))
-                for path in sorted(entry.rglob('*'))
-                if path.is_file() and '__pycache__' not in path.parts
-            ]
+    for folder, dirs, names in os.walk(package / '.mim', followlinks=True):
+        dirs[:] = sorted(d for d in dirs if d != '__pycache__')
+        files += [
+            str((Path(folder) / name).relative_to(package))
+            for name in sorted(names)
+            if not name.endswith(('.pyc', '.pyo'))
+        ]
     return files
 
 

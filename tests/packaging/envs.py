@@ -97,6 +97,36 @@ def make_venv(path: str) -> str:
     return python
 
 
+def pretend_installed(python: str, versions: dict[str, str]) -> None:
+    """Make pip see other versions of packages in the venv of ``python``.
+
+    Writes a metadata-only ``<name>-<version>.dist-info`` for each entry
+    into the venv's own site-packages, which comes before the linked
+    environment on ``sys.path``: pip's resolver then sees, for example, a
+    user's torch 2.5.1 and mmcv 2.0.1. Nothing is importable from them;
+    they are for dry runs only.
+    """
+    site = subprocess.run(
+        [
+            python,
+            '-c',
+            'import sysconfig; print(sysconfig.get_path("purelib"))',
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    for name, version in versions.items():
+        info = osp.join(site, f'{name}-{version}.dist-info')
+        os.makedirs(info)
+        with open(osp.join(info, 'METADATA'), 'w') as f:
+            f.write(
+                f'Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n'
+            )
+        with open(osp.join(info, 'INSTALLER'), 'w') as f:
+            f.write('pip\n')
+
+
 def copy_source(dest: str) -> str:
     """Copy the source tree (symlinks kept) to ``dest``; return it."""
     shutil.copytree(REPO, dest, symlinks=True, ignore=COPY_IGNORE)
