@@ -21,7 +21,7 @@ USER_VERSIONS = {
     'torch': '2.5.1',
     'mmcv': '2.0.1',
     'mmengine': '0.10.4',
-    'mmsegmentation': '1.2.0',
+    'mmsegmentation': '1.2.1',
 }
 
 
