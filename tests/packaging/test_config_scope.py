@@ -3,7 +3,11 @@
 The wheel install is checked in test_wheel.py.
 """
 
+import importlib.metadata as md
+import json
 import os.path as osp
+import subprocess
+import sys
 
 import mmengine.utils
 import pytest
@@ -63,3 +67,44 @@ def test_other_packages_resolve_as_before():
         assert mmengine.utils.get_installed_path(package) == original(package)
     cfg = load_config('mmseg::_base_/default_runtime.py')
     assert cfg.default_scope == 'mmseg'
+
+
+def test_editable_install_resolves_from_another_folder(tmp_path):
+    """With an editable install (``.venv``) and a working folder outside
+    the checkout, mmengine's own lookup points beside the metadata in
+    site-packages, where no bikd_mm folder is; the scope's lookup gives
+    the imported package's folder, and a user config there inherits a
+    bikd_mm config."""
+    editable = [
+        d
+        for d in md.distributions()
+        if d.metadata['Name'] == 'bikd_mm'
+        and json.loads(d.read_text('direct_url.json') or '{}')
+        .get('dir_info', {})
+        .get('editable')
+    ]
+    if not editable:
+        pytest.skip('bikd_mm is not an editable install in this environment')
+    (tmp_path / 'mine.py').write_text(
+        "_base_ = ['bikd_mm::bikd/seg_pair_r50_swin.py']\n"
+    )
+    code = (
+        'import json, mmengine.utils as u, bikd_mm\n'
+        'from mmengine.config import Config\n'
+        'cfg = Config.fromfile("mine.py")\n'
+        'print(json.dumps(dict(stock=u.get_installed_path.__wrapped__('
+        '"bikd_mm"), scoped=u.get_installed_path("bikd_mm"), '
+        'members=[m["name"] for m in cfg.model.members])))\n'
+    )
+    done = subprocess.run(
+        [sys.executable, '-c', code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert not osp.isdir(osp.join(result['stock'], '.mim'))
+    assert result['scoped'] == osp.dirname(osp.abspath(bikd_mm.__file__))
+    assert result['members'] == ['r50', 'swin']

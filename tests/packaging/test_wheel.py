@@ -6,6 +6,7 @@ configs."""
 import glob
 import json
 import os.path as osp
+import tarfile
 import zipfile
 from email.parser import Parser
 
@@ -84,6 +85,35 @@ def test_wheel_holds_every_config_and_no_repo_folders(wheel):
     tops = {name.split('/', 1)[0] for name in files}
     assert all(t == 'bikd_mm' or t.endswith('.dist-info') for t in tops), tops
     assert 'bikd_mm/tools/train.py' in files
+
+
+def test_sdist_builds_the_same_wheel(wheel, tmp_path):
+    """The source distribution holds what setup.py reads (requirements,
+    README, the configs through the package's .mim folder)."""
+    src = copy_source(str(tmp_path / 'src'))
+    python = make_venv(str(tmp_path / 'venv'))
+    run([python, 'setup.py', '-q', 'sdist', '-d', tmp_path / 'sdist'], src)
+    (sdist,) = glob.glob(str(tmp_path / 'sdist' / 'bikd_mm-*.tar.gz'))
+    with tarfile.open(sdist) as tf:
+        tf.extractall(tmp_path / 'unpacked', filter='data')
+    (unpacked,) = glob.glob(str(tmp_path / 'unpacked' / 'bikd_mm-*'))
+    run(
+        [
+            python,
+            '-m',
+            'pip',
+            'wheel',
+            '--no-deps',
+            '--no-index',
+            '--no-build-isolation',
+            '-w',
+            tmp_path / 'dist',
+            unpacked,
+        ],
+        tmp_path,
+    )
+    (rebuilt,) = glob.glob(str(tmp_path / 'dist' / 'bikd_mm-*.whl'))
+    assert sorted(wheel_files(rebuilt)) == sorted(wheel_files(wheel))
 
 
 def test_wheel_metadata_states_ranges(wheel):
