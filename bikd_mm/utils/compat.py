@@ -28,9 +28,10 @@ mmpretrain 1.2.0) needs on torch 2.14 lives here, is applied once by
 4. The ``bikd_mm::`` config scope. mmengine resolves ``pkg::path`` in
    ``_base_`` lists only for the packages of its ``MODULE2PACKAGE``
    table, under ``<package>/.mim/configs``. ``bikd_mm`` is added to the
-   table, and its package directory is the imported module's: mmengine's ``get_installed_path`` looks beside the
-   distribution's metadata, which for an editable install (PEP 660) is
-   site-packages, not the source tree. Other packages resolve unchanged.
+   table, and its package directory is the imported module's: mmengine's
+   ``get_installed_path`` looks beside the distribution's metadata, which
+   for an editable install (PEP 660) is site-packages, not the source
+   tree. Other packages resolve unchanged.
    A config that names ``bikd_mm::`` needs bikd_mm imported before it is
    parsed (the bikd_mm tools do that; ``custom_imports`` is read later).
    Its tests are in ``tests/packaging/test_config_scope.py`` (the editable
