@@ -12,6 +12,7 @@ setup:
 demo: setup
 	$(PY) tools/demo/run_demo.py seg
 	$(PY) tools/demo/run_demo.py cls
+	$(PY) tools/saliency/demo.py
 
 demo-seg: setup
 	$(PY) tools/demo/run_demo.py seg

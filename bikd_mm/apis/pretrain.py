@@ -22,6 +22,7 @@ from bikd_mm.utils.checkpoint import (
     load_checkpoint_file,
     save_atomic,
 )
+from bikd_mm.utils.io import copy_atomic
 
 
 def quiet(cfg: Config) -> Config:
@@ -102,12 +103,18 @@ def pretrain_members(
     threads: int | None,
     log=print,
     workers: int | None = None,
+    publish_dir: str | None = None,
 ) -> None:
     """Point each member's ``checkpoint`` at its cached pre-trained weights,
     pre-training (in parallel) the members that have none yet.
 
     Each member trains in its own spawned process (one per core), so the
     members of a pair pre-train side by side.
+
+    With ``publish_dir``, each member's weights are also copied (atomically)
+    to ``<publish_dir>/<name>.pth``: the fixed names that the demo pair
+    configs give as member checkpoints, so those configs train with
+    ``tools/train.py`` as they are.
 
     Args:
         members (list[dict]): Member descriptions; their ``checkpoint`` is
@@ -120,6 +127,8 @@ def pretrain_members(
         workers (int, optional): Processes; 0 trains in this process, one
             member after the other. Defaults to one per member, at most one
             per core.
+        publish_dir (str, optional): Where to copy each member's weights
+            under its name.
     """
     todo = []
     for member in members:
@@ -128,8 +137,23 @@ def pretrain_members(
             log(f'reusing pretrained {member["name"]}: {member["checkpoint"]}')
         else:
             todo.append(member)
-    if not todo:
-        return
+    if todo:
+        _pretrain(todo, work_dir, iters, threads, log, workers)
+    if publish_dir is not None:
+        for member in members:
+            out = osp.join(publish_dir, f'{member["name"]}.pth')
+            copy_atomic(member['checkpoint'], out)
+            log(f'{member["name"]} weights for the demo configs: {out}')
+
+
+def _pretrain(
+    todo: list,
+    work_dir: str,
+    iters: int,
+    threads: int | None,
+    log,
+    workers: int | None,
+) -> None:
     log(
         'pre-training '
         + ', '.join(m['name'] for m in todo)

@@ -136,10 +136,12 @@ def parse_members(members: list) -> list[MemberSpec]:
             except FileNotFoundError as err:
                 raise FileNotFoundError(f'member {name!r}: {err}') from err
             cfg = Config.fromfile(cfg_path)
+            # Copies: merging consumes ``_delete_`` keys, and a member dict
+            # is parsed more than once (completion, build).
             if member.get('cfg_options'):
-                cfg.merge_from_dict(member['cfg_options'])
+                cfg.merge_from_dict(copy.deepcopy(member['cfg_options']))
             if member.get('model') is not None:
-                cfg.merge_from_dict(dict(model=member['model']))
+                cfg.merge_from_dict(dict(model=copy.deepcopy(member['model'])))
             if 'model' not in cfg:
                 raise ValueError(
                     f'member {name!r}: config {cfg_path} has no "model" key'

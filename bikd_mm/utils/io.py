@@ -4,6 +4,7 @@ import contextlib
 import json
 import os
 import os.path as osp
+import shutil
 import tempfile
 from collections.abc import Iterator
 
@@ -78,3 +79,26 @@ def dump_json_atomic(obj, filename: str) -> None:
     write_text_atomic(
         json.dumps(obj, indent=2, default=float) + '\n', filename
     )
+
+
+def copy_atomic(src: str, filename: str) -> None:
+    """Copy ``src`` to a temporary sibling of ``filename``, then rename.
+
+    Skipped when ``filename`` already holds the same bytes.
+    """
+    if osp.isfile(filename) and _same_bytes(src, filename):
+        return
+    with atomic_path(filename) as tmp:
+        shutil.copyfile(src, tmp)
+
+
+def _same_bytes(a: str, b: str, chunk: int = 1 << 20) -> bool:
+    if osp.getsize(a) != osp.getsize(b):
+        return False
+    with open(a, 'rb') as fa, open(b, 'rb') as fb:
+        while True:
+            x, y = fa.read(chunk), fb.read(chunk)
+            if x != y:
+                return False
+            if not x:
+                return True

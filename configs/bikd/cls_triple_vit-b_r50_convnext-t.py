@@ -1,6 +1,7 @@
 # Three architectures: ViT-B/16, ResNet-50 and ConvNeXt-T on ImageNet-1k.
 # With N > 2 members, on each image the most confident member teaches all
-# the others (a tied best teaches nobody, as in the reference). The pair
+# the others (a tied best teaches nobody, as in the reference's three- and
+# four-member scripts). Settings of cls_pair_vit-b_vit-t.py. The pair
 # mixes batches with the ViT's Mixup/CutMix settings; ResNet-50's
 # cross-entropy then trains on the mixed (soft) labels too.
 _base_ = ['./cls_pair_vit-b_vit-t.py']

@@ -1,12 +1,16 @@
-# Bi-KD for video saliency on DHF1K: a TMFI-Net-style member (Video Swin-S +
-# TMFI decoder) and a ViNet-style member (S3D + ViNet decoder) teach each
-# other. Reference settings: 32-frame clips at 224x384, Adam, lr 1e-6,
-# weight decay 1e-5, batch 4, KLD - CC task loss, the member with the lower
-# KLD - CC teaches each clip.
+# Bi-KD for video saliency on DHF1K with bikd_mm's own lighter members: a
+# Video Swin-S + TMFIDecoder model and an S3D + ViNetDecoder model, both
+# bikd_mm designs borrowing ideas of TMFI-Net and ViNet (they are not the
+# published models and do not load their checkpoints; for those, see
+# sal_pair_tmfi-net_vinet-a_dhf1k.py). Both members read the same 32-frame
+# clips at 224x384; Adam, lr 1e-6, weight decay 1e-5, batch 4, KLD - CC task
+# loss, the member with the lower KLD - CC teaches each clip, with random
+# horizontal flips and an iteration schedule of bikd_mm's choosing.
 #
 # The members start from their backbones' Kinetics-400 weights (see their
-# configs). To start from saliency models you trained yourself, give each
-# member a ``checkpoint=`` (a VideoSaliencyModel state dict).
+# configs), so their decoders start untrained: give each member a
+# ``checkpoint=`` of a saliency model trained first (a VideoSaliencyModel
+# state dict) before fine-tuning them together at this rate.
 default_scope = 'bikd_mm'
 custom_imports = dict(
     imports=[
@@ -74,7 +78,7 @@ val_dataloader = dict(
         split=val_split,
         clip_len=clip_len,
         sampling='clip',
-        # Sparse validation clips, as in the reference scripts.
+        # Sparse validation clips: every 128th frame.
         clip_interval=4 * clip_len,
         # Shuffled-AUC negatives: fixations of 10 frames of other videos.
         other_fixations=10,
@@ -102,7 +106,7 @@ test_dataloader = dict(
 val_evaluator = dict(type='SaliencyMetric')
 test_evaluator = val_evaluator
 
-# One Adam setting for both members (reference fine-tuning settings).
+# One Adam setting for both members (the paper's fine-tuning rate).
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='Adam', lr=1e-6, weight_decay=1e-5),

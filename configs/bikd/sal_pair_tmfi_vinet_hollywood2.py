@@ -1,5 +1,6 @@
-# Bi-KD for video saliency on Hollywood-2 (DHF1K authors' release): the
-# DHF1K pair settings, with this dataset's train/test folders. Many shots
+# Bi-KD for video saliency on Hollywood-2 (DHF1K authors' release) with
+# bikd_mm's own lighter members: the settings of sal_pair_tmfi_vinet_dhf1k.py,
+# with this dataset's train/test folders. Many shots
 # are shorter than a clip: short videos are skipped for training, and
 # sliding windows (time-flipped at the start) cover every test frame.
 _base_ = ['./sal_pair_tmfi_vinet_dhf1k.py']

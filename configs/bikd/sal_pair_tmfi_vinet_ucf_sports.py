@@ -1,5 +1,6 @@
-# Bi-KD for video saliency on UCF-Sports (DHF1K authors' release): the
-# DHF1K pair settings, with this dataset's train/test folders. Short videos
+# Bi-KD for video saliency on UCF-Sports (DHF1K authors' release) with
+# bikd_mm's own lighter members: the settings of sal_pair_tmfi_vinet_dhf1k.py,
+# with this dataset's train/test folders. Short videos
 # are skipped for training; sliding windows cover every test frame.
 _base_ = ['./sal_pair_tmfi_vinet_dhf1k.py']
 dataset_type = 'UCFSportsDataset'

@@ -4,8 +4,10 @@
 # (class probabilities times mask probabilities, summed over queries); the
 # teacher is chosen per pixel by the cross-entropy of each member's
 # distribution, a loss both families share on one scale.
+# This pairing is bikd_mm's own (the reference pairs two Mask2Formers).
 # Data (the stock Mask2Former train pipeline), runtime, batch size and
-# schedule (warm-up + poly) as in seg_pair_m2f_r50_swin-t.py.
+# schedule (160k iterations, poly decay to 0, no warm-up) as in
+# seg_pair_m2f_r50_swin-t.py.
 _base_ = ['./seg_pair_m2f_r50_swin-t.py']
 zoo = 'https://download.openmmlab.com/mmsegmentation/v0.5'
 model = dict(
@@ -25,11 +27,13 @@ model = dict(
     selection_loss='ce',
     kd_resolution='logits',
 )
-# Each member keeps its own optimizer wrapper at the reference fine-tuning
-# rate. The Mask2Former member keeps its stock AdamW with gradient
-# clipping, no-decay groups and the backbone at a tenth of the rate. The
+# Each member keeps its own optimizer wrapper at the fine-tuning rate of
+# the reference Mask2Former pair. The Mask2Former member keeps its stock
+# AdamW with gradient clipping, no-decay groups and the backbone at a
+# tenth of the rate. The
 # UPerNet member keeps its wrapper (no clipping, no parameter groups) but
-# trains with the reference AdamW instead of its stock SGD.
+# trains with AdamW (the reference pair's optimizer) instead of its stock
+# SGD.
 optim_wrapper_override = dict(
     _delete_=True,
     m2f=dict(

@@ -1,5 +1,7 @@
 # Bi-KD within one backbone family: UPerNet-R50 + UPerNet-R101 on ADE20K,
-# model-zoo checkpoints, reference fine-tuning settings.
+# model-zoo checkpoints, with the fine-tuning settings of
+# seg_pair_r50_swin.py (AdamW, lr 1e-6, weight decay 1e-5, batch 4, poly
+# decay to 0 over 80k iterations, teachers per pixel).
 _base_ = ['./seg_pair_r50_swin.py']
 model = dict(
     members=[
@@ -14,6 +16,16 @@ model = dict(
             checkpoint='https://download.openmmlab.com/mmsegmentation/v0.5/upernet/upernet_r101_512x512_160k_ade20k/upernet_r101_512x512_160k_ade20k_20200615_161951-91b32684.pth',  # noqa: E501
         ),
     ]
+)
+# Both stock wrappers are SGD: both members train with AdamW instead.
+optim_wrapper_override = dict(
+    _delete_=True,
+    r50=dict(
+        optimizer=dict(_delete_=True, type='AdamW', lr=1e-6, weight_decay=1e-5)
+    ),
+    r101=dict(
+        optimizer=dict(_delete_=True, type='AdamW', lr=1e-6, weight_decay=1e-5)
+    ),
 )
 default_hooks = dict(
     checkpoint=dict(save_best=['r50/mIoU', 'r101/mIoU'], rule='greater')

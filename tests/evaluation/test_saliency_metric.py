@@ -179,3 +179,37 @@ def test_data_elements_are_read():
     from_elements = SaliencyMetric()
     from_elements.process(None, elements)
     assert from_elements.evaluate(2) == from_dicts.evaluate(2)
+
+
+def test_kld_cc_is_the_reference_validation_loss():
+    """``KLD_CC`` with the reference blur: each frame's prediction blurred
+    by OpenCV's 11x11 Gaussian with sigma 0 (2 for that size), then
+    ``KLD - CC`` of the MIT formulas, averaged over frames."""
+    import cv2
+
+    rng = np.random.default_rng(3)
+    eps = 2.2204e-16
+    metric = SaliencyMetric(metrics=('KLD_CC', 'CC'), blur_sigma=2.0)
+    expected = []
+    for i in range(4):
+        pred = rng.random((H, W))
+        gt = rng.random((H, W)) ** 4
+        metric.process(
+            None,
+            [
+                dict(
+                    pred_saliency=torch.as_tensor(pred, dtype=torch.float32),
+                    gt_saliency=torch.as_tensor(gt),
+                    video=str(i % 2),
+                )
+            ],
+        )
+        blurred = cv2.GaussianBlur(pred.astype(np.float32), (11, 11), 0)
+        p = blurred.astype(np.float64).ravel()
+        p, q = p / p.sum(), gt.ravel() / gt.sum()
+        kld_value = np.sum(q * np.log(eps + q / (p + eps)))
+        cc_value = np.corrcoef(blurred.ravel(), gt.ravel())[0, 1]
+        expected.append(kld_value - cc_value)
+    scores = metric.evaluate(4)
+    assert scores['KLD_CC'] == pytest.approx(np.mean(expected), abs=1e-5)
+    assert 'KLD' not in scores and 'CC' in scores

@@ -16,6 +16,7 @@ from mmseg.registry import MODELS
 
 import bikd_mm  # noqa: F401
 from bikd_mm.engine.runner import expand_pair_config
+from bikd_mm.engine.runner.pair_config import member_lr_curves
 from bikd_mm.models.segmentors.mask2former_adapter import Mask2FormerAdapter
 from bikd_mm.models.segmentors.member_adapters import EncoderDecoderAdapter
 from bikd_mm.utils.config import load_config
@@ -115,7 +116,8 @@ def test_mask2former_pair_config_builds_and_trains_one_step():
     assert cfg.model.granularity == 'image'
     assert cfg.model.selection_loss == 'task_loss'
     assert cfg.train_dataloader.batch_size == 4
-    assert [s.type for s in cfg.param_scheduler.swin] == ['LinearLR', 'PolyLR']
+    # The reference's schedule: poly decay only, no warm-up.
+    assert [s.type for s in cfg.param_scheduler.swin] == ['PolyLR']
     assert all(
         isinstance(a, Mask2FormerAdapter) for a in pair.adapters.values()
     )
@@ -188,7 +190,8 @@ def unscoped(value):
 def test_pair_data_is_the_stock_mask2former_data():
     """Both members' stock configs use one pipeline; the pair inherits it
     (multi-scale resize, 512 x 512 crops, flips, photometric distortion),
-    with the reference batch of 4 and 80k iterations."""
+    with the reference's batch of 4, 160k iterations, validation every 5k
+    and poly decay to 0 without warm-up."""
     stock = [load_config(STOCK_M2F.format(b)) for b in ('r50', 'swin-t')]
     assert stock[0].train_dataloader == stock[1].train_dataloader
     assert stock[0].val_dataloader == stock[1].val_dataloader
@@ -210,10 +213,28 @@ def test_pair_data_is_the_stock_mask2former_data():
         # registry scope.
         assert unscoped(cfg.val_dataloader) == stock[0].val_dataloader
         assert cfg.train_dataloader.batch_size == 4
-        assert cfg.train_cfg.max_iters == 80000
-        assert cfg.train_cfg.val_interval == 8000
-        assert cfg.default_hooks.checkpoint.interval == 8000
-        assert cfg.param_scheduler[1].end == 80000
+        assert cfg.train_cfg.max_iters == 160000
+        assert cfg.train_cfg.val_interval == 5000
+        assert cfg.default_hooks.checkpoint.interval == 5000
+        assert [dict(s) for s in cfg.param_scheduler] == [
+            dict(
+                type='PolyLR',
+                eta_min=0.0,
+                power=0.9,
+                begin=0,
+                end=160000,
+                by_epoch=False,
+            )
+        ]
+        curves = member_lr_curves(expand_pair_config(cfg))
+        for curve in curves.values():
+            # The backbone group at a tenth of the rate, both decaying
+            # from their base at the first iteration to 0.
+            assert curve.warmup == 0
+            assert curve.rate_at(0) == 1e-6 and curve.final == 0.0
+            assert curve.rate_at(80000) == pytest.approx(
+                1e-6 * (1 - 80000 / 159999) ** 0.9
+            )
         assert cfg.model.type == 'BiKDSegmentor'
         assert set(cfg.model) == {
             'type',

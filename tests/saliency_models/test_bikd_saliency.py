@@ -207,3 +207,29 @@ def test_blank_ground_truth_teaches_nobody():
     share = losses['swin.teach_share'] + losses['s3d.teach_share']
     assert share.item() == pytest.approx(0.5)
     assert all(torch.isfinite(v) for v in losses.values())
+
+
+def test_per_member_inputs_reach_their_member():
+    """``inputs`` as ``{member: clips}``: each member gets its own clips
+    (here other sizes and lengths), and a missing member is named."""
+    pair = _pair()
+    shared = fake_batch(batch=2, frames=4, size=(32, 48))
+    other = fake_batch(batch=2, frames=6, size=(40, 40), seed=1)
+    batch = dict(
+        inputs=dict(swin=shared['inputs'], s3d=other['inputs']),
+        data_samples=shared['data_samples'],
+    )
+    with torch.no_grad():
+        maps = pair(**pair.data_preprocessor(batch), mode='tensor')
+        alone = pair.members['swin'](
+            **pair.members['swin'].data_preprocessor(shared), mode='tensor'
+        )
+    assert maps['swin'].shape == (2, 1, 32, 48)
+    # s3d resizes its own 40x40 clips to its 32x32 input.
+    assert maps['s3d'].shape == (2, 1, 32, 32)
+    assert torch.allclose(maps['swin'], alone)
+    losses = pair(**pair.data_preprocessor(batch), mode='loss')
+    assert 'kd.loss_swin_to_s3d' in losses
+    batch['inputs'] = dict(swin=shared['inputs'])
+    with pytest.raises(KeyError, match="member 's3d'"):
+        pair(**pair.data_preprocessor(batch), mode='loss')

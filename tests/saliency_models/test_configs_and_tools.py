@@ -1,4 +1,5 @@
 import os.path as osp
+import sys
 
 import cv2
 import numpy as np
@@ -155,3 +156,66 @@ def test_demo_pair_runs_with_bikd_runner(tmp_path):
             assert f'val/{name}/{metric}' in hub.log_scalars
         assert f'train/{name}.teach_share' in hub.log_scalars
     assert osp.isfile(osp.join(cfg.work_dir, 'iter_2.pth'))
+
+
+def test_predict_tool_uses_a_members_own_clip(tmp_path, monkeypatch):
+    """A member with ``member_clips`` in its pair config is predicted from
+    its own window (stride, target position, edge handling) and size."""
+    sys.path.insert(0, osp.join(REPO, 'tools', 'saliency'))
+    import predict
+
+    cfg = Config.fromfile(
+        osp.join(REPO, 'configs/bikd/sal_pair_tmfi-net_vinet-a_dhf1k.py')
+    )
+    assert predict.member_clip(cfg, 'vinet_a') == dict(
+        clip_len=32,
+        frame_stride=2,
+        target_pos=16,
+        pad_mode='repeat',
+        size=(256, 456),
+        interpolation='pil_bilinear',
+    )
+    assert predict.member_clip(cfg, 'tmfi_net')['target_pos'] == 'last'
+
+    frames = tmp_path / 'frames'
+    frames.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(6):
+        cv2.imwrite(
+            str(frames / f'{i + 1:04d}.png'),
+            rng.integers(0, 255, (36, 50, 3), dtype=np.uint8),
+        )
+    config = tmp_path / 'pair.py'
+    config.write_text(
+        'model = dict(type="BiKDSaliency", members=['
+        f'dict(name="a", model={swin_member_model()!r}), '
+        f'dict(name="b", model={s3d_member_model()!r})])\n'
+        'val_dataloader = dict(dataset=dict(pad_mode="repeat", '
+        'member_clips=dict(b=dict(clip_len=4, frame_stride=2, '
+        'target_pos=1)), pipeline=[dict(type="SplitMemberClips", '
+        'sizes=dict(b=(24, 32)))]))\n'
+    )
+    torch.manual_seed(0)
+    model = MODELS.build(Config.fromfile(str(config)).model)
+    checkpoint = tmp_path / 'weights.pth'
+    torch.save(dict(state_dict=model.state_dict()), checkpoint)
+    windows, sizes = [], []
+    real_window, real_read = predict.window_indices, predict.read_video
+
+    def spy_window(*args):
+        windows.append(real_window(*args))
+        return windows[-1]
+
+    def spy_read(frames_dir, size, interpolation='bilinear'):
+        sizes.append((size, interpolation))
+        return real_read(frames_dir, size, interpolation)
+
+    monkeypatch.setattr(predict, 'window_indices', spy_window)
+    monkeypatch.setattr(predict, 'read_video', spy_read)
+    out = tmp_path / 'out'
+    args = [str(config), str(checkpoint), str(frames), str(out)]
+    assert predict.main([*args, '--member', 'b']) == 0
+    assert len(list(out.iterdir())) == 6
+    # Frame t from t-2, t, t+2, t+4, clamped into the video.
+    assert windows[0] == [0, 0, 2, 4] and windows[5] == [3, 5, 5, 5]
+    assert sizes == [((24, 32), 'pil_bilinear')]

@@ -1,10 +1,13 @@
 """Bi-KD demo on the embedded digits data, end to end on CPU.
 
-1. Each member of the demo pair is trained alone from its own stock
-   config, all members in parallel: these checkpoints play the role of
-   pretrained models. They are cached machine-wide (``~/.cache/bikd_mm/
-   demo``, or ``$BIKD_CACHE/demo``) under a hash of the member config, so
-   later runs and other clones reuse them.
+1. Each member of the task's demo pair configs is trained alone from its
+   own stock config, all members in parallel: these checkpoints play the
+   role of pretrained models. They are cached machine-wide
+   (``~/.cache/bikd_mm/demo``, or ``$BIKD_CACHE/demo``) under a hash of
+   the member config, so later runs and other clones reuse them, and
+   copied to ``<work-dir>/<task>/pretrained/<member>.pth``, the checkpoint
+   names in the demo pair configs: after the demo, every one of them
+   trains with ``tools/train.py`` from the repository root.
 2. Both members are evaluated, fine-tuned together with Bi-KD, and
    evaluated again. The script prints each member's metric before and
    after and the share of the training pixels (seg) or images (cls) it
@@ -13,6 +16,7 @@
 Usage::
 
     python tools/demo/run_demo.py {seg,cls} [--work-dir work_dirs/demo]
+        [--pretrain-only]
 """
 
 import argparse
@@ -37,6 +41,8 @@ DEMOS = {
         pair=osp.join(
             ROOT, 'configs/bikd/demo/seg_pair_digits_cnn_swin-cw.py'
         ),
+        # Also pre-trained, so that this config trains as it is.
+        also=[osp.join(ROOT, 'configs/bikd/demo/seg_pair_digits.py')],
         metric='mIoU',
         # The tiny members only start to tell digits apart after ~1000
         # iterations; fewer leave them predicting background only.
@@ -65,6 +71,11 @@ def main() -> None:
     parser.add_argument(
         '--threads', type=int, help='CPU threads of torch (default: per demo)'
     )
+    parser.add_argument(
+        '--pretrain-only',
+        action='store_true',
+        help="write the demo pair configs' member checkpoints and stop",
+    )
     args = parser.parse_args()
     demo = DEMOS[args.task]
     threads = args.threads or demo.get('threads')
@@ -74,14 +85,25 @@ def main() -> None:
     start = time.time()
 
     cfg = Config.fromfile(demo['pair'])
+    members = list(cfg.model.members)
+    for path in demo.get('also', []):
+        names = {m['name'] for m in members}
+        members += [
+            m
+            for m in Config.fromfile(path).model.members
+            if m['name'] not in names
+        ]
     pretrain_members(
-        cfg.model.members,
+        members,
         args.task,
         work_dir,
         args.pretrain_iters or demo['pretrain_iters'],
         threads,
         log=partial(print, '[demo]', flush=True),
+        publish_dir=osp.join(work_dir, 'pretrained'),
     )
+    if args.pretrain_only:
+        return
     if args.pair_iters:
         cfg.train_cfg.max_iters = args.pair_iters
         cfg.train_cfg.val_interval = args.pair_iters

@@ -8,14 +8,20 @@ plain model checkpoint, or the whole pair's checkpoint (its
 
 Each frame is the last frame of a clip of ``--clip-len`` frames; the first
 frames of the video use the time-reversed clip of the frames that follow
-them (the reference test procedure of TASED-Net and ViNet). Maps are
-written at the frame size as 8-bit PNGs scaled to a maximum of 255,
+them (the reference test procedure of TASED-Net and ViNet). For a member of
+a pair config whose validation dataset has ``member_clips`` (the published
+models), the member's own clip is used instead (frames, stride, position
+of the target, edge handling) with its size and resampling from the
+config's ``SplitMemberClips``; ``--frame-stride``, ``--target-pos``,
+``--pad-mode`` and ``--size`` override them. Maps are written at the frame
+size as 8-bit PNGs scaled to a maximum of 255,
 ``<out-dir>/<frame name>.png``.
 
 Usage::
 
     python tools/saliency/predict.py CONFIG CHECKPOINT FRAMES_DIR OUT_DIR \\
-        [--member NAME] [--clip-len 32] [--size 224 384] [--device cpu]
+        [--member NAME] [--clip-len 32] [--size 224 384] [--device cpu] \\
+        [--frame-stride 2] [--target-pos 16] [--pad-mode repeat]
 """
 
 import argparse
@@ -60,6 +66,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar=('H', 'W'),
         help="frame size fed to the model (default: the config's "
         'input_size, else the frame size)',
+    )
+    parser.add_argument(
+        '--frame-stride', type=int, help='step between clip frames'
+    )
+    parser.add_argument(
+        '--target-pos',
+        help='position of the predicted frame in its clip: an index, '
+        "'last' or 'center'",
+    )
+    parser.add_argument(
+        '--pad-mode',
+        choices=('flip', 'repeat'),
+        help='filling of clips that reach outside the video',
     )
     parser.add_argument('--batch-size', type=int, default=1)
     parser.add_argument('--device', default='cpu')
@@ -135,7 +154,48 @@ def load_model(
     return model.to(device).eval()
 
 
-def read_video(frames_dir: str, size: tuple | None) -> tuple:
+def member_clip(cfg: Config, member: str | None) -> dict:
+    """A member's clip settings from a pair config's ``member_clips``.
+
+    Returns:
+        dict: ``clip_len``, ``frame_stride``, ``target_pos``, ``pad_mode``
+        and, where the config's ``SplitMemberClips`` names them, ``size``
+        and ``interpolation``; empty when the config gives the member no
+        clip of its own.
+    """
+    dataset = cfg.get('val_dataloader', {}).get('dataset', {})
+    clips = dataset.get('member_clips') or {}
+    if member is None or member not in clips:
+        return {}
+    spec = clips[member]
+    out = dict(
+        clip_len=spec['clip_len'],
+        frame_stride=spec.get('frame_stride', 1),
+        target_pos=spec.get('target_pos', 'last'),
+        pad_mode=dataset.get('pad_mode', 'flip'),
+    )
+    for step in dataset.get('pipeline', []):
+        if step.get('type') == 'SplitMemberClips':
+            if member in (step.get('sizes') or {}):
+                out['size'] = tuple(step['sizes'][member])
+            out['interpolation'] = step.get('interpolation', 'pil_bilinear')
+    return out
+
+
+def _target_pos(value, clip_len: int) -> int:
+    if value in (None, 'last'):
+        return clip_len - 1
+    if value == 'center':
+        return clip_len // 2
+    pos = int(value)
+    if not 0 <= pos < clip_len:
+        raise ValueError(f'target position {pos} outside a {clip_len}-clip')
+    return pos
+
+
+def read_video(
+    frames_dir: str, size: tuple | None, interpolation: str = 'bilinear'
+) -> tuple:
     """Frame paths, frames ``[N, H, W, 3]`` (RGB, at ``size``) and the
     original frame size."""
     paths = list_files(frames_dir)
@@ -147,7 +207,10 @@ def read_video(frames_dir: str, size: tuple | None) -> tuple:
         raise ValueError(f'frames of {frames_dir} differ in size')
     imgs = np.stack(frames)
     if size is not None and tuple(size) != tuple(ori):
-        imgs = ResizeClip(size=size, resize_gt=False)(dict(imgs=imgs))['imgs']
+        resize = ResizeClip(
+            size=size, interpolation=interpolation, resize_gt=False
+        )
+        imgs = resize(dict(imgs=imgs))['imgs']
     return paths, imgs, tuple(ori)
 
 
@@ -167,13 +230,22 @@ def predict_folder(
     clip_len: int,
     size: tuple | None = None,
     batch_size: int = 1,
+    frame_stride: int = 1,
+    target_pos: int | None = None,
+    pad_mode: str = 'flip',
+    interpolation: str = 'bilinear',
 ) -> list[str]:
     """Write one PNG per frame of ``frames_dir`` into ``out_dir``.
+
+    Each frame is predicted from the clip of ``clip_len`` frames at
+    ``frame_stride`` with the frame at ``target_pos`` (default: last),
+    filled at the ends of the video per ``pad_mode`` (see
+    :func:`window_indices`).
 
     Returns:
         list[str]: The written files, in frame order.
     """
-    paths, imgs, ori = read_video(frames_dir, size)
+    paths, imgs, ori = read_video(frames_dir, size, interpolation)
     clips = torch.from_numpy(np.ascontiguousarray(imgs)).permute(0, 3, 1, 2)
     os.makedirs(out_dir, exist_ok=True)
     written = []
@@ -182,7 +254,17 @@ def predict_folder(
         for start in range(0, len(paths), batch_size):
             batch = list(targets[start : start + batch_size])
             inputs = [
-                clips[window_indices(t, len(paths), clip_len)] for t in batch
+                clips[
+                    window_indices(
+                        t,
+                        len(paths),
+                        clip_len,
+                        frame_stride,
+                        target_pos,
+                        pad_mode,
+                    )
+                ]
+                for t in batch
             ]
             samples = [dict(ori_shape=ori, frame=t) for t in batch]
             with torch.no_grad():
@@ -202,8 +284,15 @@ def predict_folder(
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     cfg = Config.fromfile(args.config)
-    clip_len = args.clip_len or cfg.get('clip_len', 32)
-    size = tuple(args.size) if args.size else cfg.get('input_size')
+    _, name = model_config(cfg, args.member)
+    own = member_clip(cfg, name)
+    clip_len = args.clip_len or own.get('clip_len') or cfg.get('clip_len', 32)
+    size = (
+        tuple(args.size)
+        if args.size
+        else own.get('size', cfg.get('input_size'))
+    )
+    target = args.target_pos or own.get('target_pos')
     model = load_model(
         cfg,
         args.checkpoint,
@@ -218,6 +307,10 @@ def main(argv: list[str] | None = None) -> int:
         clip_len,
         tuple(size) if size else None,
         args.batch_size,
+        frame_stride=args.frame_stride or own.get('frame_stride', 1),
+        target_pos=_target_pos(target, clip_len),
+        pad_mode=args.pad_mode or own.get('pad_mode', 'flip'),
+        interpolation=own.get('interpolation', 'bilinear'),
     )
     print(f'{len(written)} maps written to {args.out_dir}')
     return 0

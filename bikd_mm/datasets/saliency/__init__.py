@@ -18,6 +18,11 @@ which yields ``uint8`` ``inputs`` of shape ``[T, 3, H, W]`` (RGB) and a
 (data fields) and ``video``, ``frame`` (meta keys). Normalisation
 belongs to each model's data preprocessor (members may differ);
 :class:`NormalizeClip` is there for pipelines that share one.
+
+Members that read different clips of one target frame (the published
+models): the dataset's ``member_clips`` loads the union of their frames
+once, and :class:`SplitMemberClips` (after ``LoadSaliencyClip``) cuts and
+resizes each member's clip; ``inputs`` is then a dict by member.
 """
 
 from .base_video_saliency_dataset import (
@@ -38,6 +43,7 @@ from .normalize_clip import NormalizeClip
 from .pack_saliency_inputs import PackSaliencyInputs
 from .random_flip_clip import RandomFlipClip
 from .resize_clip import ResizeClip
+from .split_member_clips import SplitMemberClips
 from .ucf_sports_dataset import UCFSportsDataset
 from .video_folder_saliency_dataset import VideoFolderSaliencyDataset
 
@@ -51,6 +57,7 @@ __all__ = [
     'PackSaliencyInputs',
     'RandomFlipClip',
     'ResizeClip',
+    'SplitMemberClips',
     'UCFSportsDataset',
     'VideoFolderSaliencyDataset',
     'read_fixation_map',

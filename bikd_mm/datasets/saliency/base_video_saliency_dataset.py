@@ -67,6 +67,56 @@ def window_indices(
     return [_mirror(i, last) for i in indices]
 
 
+def parse_member_clips(member_clips: dict, owner: str) -> dict:
+    """Check ``member_clips`` and resolve each ``target_pos``.
+
+    Args:
+        member_clips (dict): ``{member: dict(clip_len, frame_stride=1,
+            target_pos='last')}``; ``target_pos`` is an index into the
+            member's clip, ``'last'`` or ``'center'`` (``clip_len // 2``).
+        owner (str): Who asks, for error messages.
+
+    Returns:
+        dict: ``{member: (clip_len, frame_stride, target_pos)}``.
+    """
+    if not isinstance(member_clips, dict) or not member_clips:
+        raise ValueError(
+            f'{owner}: member_clips must be a non-empty dict of member '
+            f'name to clip spec, got {member_clips!r}'
+        )
+    specs = {}
+    for name, spec in member_clips.items():
+        unknown = set(spec) - {'clip_len', 'frame_stride', 'target_pos'}
+        if unknown or 'clip_len' not in spec:
+            raise ValueError(
+                f'{owner}: member_clips[{name!r}] needs clip_len and may '
+                f'give frame_stride and target_pos; got {dict(spec)}'
+            )
+        length = spec['clip_len']
+        stride = spec.get('frame_stride', 1)
+        pos = spec.get('target_pos', 'last')
+        if pos == 'last':
+            pos = length - 1
+        elif pos == 'center':
+            pos = length // 2
+        ok = (
+            isinstance(length, int)
+            and length >= 1
+            and isinstance(stride, int)
+            and stride >= 1
+            and isinstance(pos, int)
+            and 0 <= pos < length
+        )
+        if not ok:
+            raise ValueError(
+                f'{owner}: member_clips[{name!r}] = {dict(spec)} is not a '
+                'positive clip_len and frame_stride with target_pos in '
+                "the clip ('last', 'center' or an index)"
+            )
+        specs[name] = (length, stride, pos)
+    return specs
+
+
 def _mirror(index: int, last: int) -> int:
     """Reflect ``index`` into ``[0, last]`` (repeatedly, for short videos)."""
     if last == 0:
@@ -169,7 +219,29 @@ class BaseVideoSaliencyDataset(BaseDataset):
     - ``'sliding'``: every ``clip_interval``-th frame (default: every
       frame) is a target, as needed to predict a whole video; windows that
       reach outside the video are filled as :func:`window_indices`
-      describes (``pad_mode``), so videos of any length are kept.
+      describes (``pad_mode``), so videos of any length are kept. With
+      ``end_margin`` the last ``end_margin`` frames are no targets (the
+      reference validation of Bi-KD: every 32nd frame but the last 64 of a
+      DHF1K video).
+    - ``'random'``: one sample per video, whose target frame is drawn
+      uniformly from the whole video each time the sample is fetched (one
+      random frame per video per epoch, the reference training); windows
+      are filled as with ``'sliding'``. The draws come from numpy's global
+      generator, which mmengine seeds once per data loader worker: keep
+      ``persistent_workers=True`` (or no workers) so that every epoch
+      continues the sequence of draws instead of restarting it.
+
+    Members that read different clips (:class:`BiKDSaliency` with
+    published models): ``member_clips`` gives each member its clip around
+    the shared target frame, e.g. ``dict(tmfi_net=dict(clip_len=32),
+    vinet_a=dict(clip_len=32, frame_stride=2, target_pos=16))``. The
+    sample's ``frame_indices`` / ``frame_paths`` are then the sorted union
+    of the members' frames, each loaded once, and ``member_frame_pos``
+    maps every member to the positions of its frames in that union
+    (:class:`SplitMemberClips` cuts the members' clips from it). With
+    ``'clip'`` sampling every member's window lies inside the video;
+    otherwise windows are filled per ``pad_mode`` (``'repeat'``: the first
+    or last frame, as the reference loaders do).
 
     To save memory with dense clips, the stored index holds frame indices
     only; paths are looked up per video when a sample is fetched.
@@ -183,8 +255,9 @@ class BaseVideoSaliencyDataset(BaseDataset):
         target_frame (str): Which clip frame's map is the target:
             ``'last'`` (reference default) or ``'center'`` (position
             ``clip_len // 2``).
-        sampling (str, optional): ``'clip'`` or ``'sliding'``. Defaults to
-            ``'sliding'`` for the ``'test'`` split, else ``'clip'``.
+        sampling (str, optional): ``'clip'``, ``'sliding'`` or
+            ``'random'``. Defaults to ``'sliding'`` for the ``'test'``
+            split, else ``'clip'``.
         clip_interval (int): Step between consecutive target frames.
             Defaults to 1.
         pad_mode (str): Filling of ``'sliding'`` windows at the ends of a
@@ -196,6 +269,11 @@ class BaseVideoSaliencyDataset(BaseDataset):
             10). They are drawn per sample with ``seed + idx``, so every
             run evaluates the same negatives. Defaults to 0 (none).
         seed (int): Seed of that draw. Defaults to 0.
+        member_clips (dict, optional): Per-member clip specs (see above).
+            With it, ``clip_len``, ``frame_stride`` and ``target_frame``
+            are unused.
+        end_margin (int): Frames at the end of each video that are never
+            targets with ``'sliding'`` sampling. Defaults to 0.
         **kwargs: Passed to :class:`mmengine.dataset.BaseDataset`
             (``pipeline``, ``test_mode``, ``lazy_init``,
             ``serialize_data``, ``indices``, ``metainfo``, ``ann_file``).
@@ -218,6 +296,8 @@ class BaseVideoSaliencyDataset(BaseDataset):
         skip_short_videos: bool = False,
         other_fixations: int = 0,
         seed: int = 0,
+        member_clips: dict | None = None,
+        end_margin: int = 0,
         **kwargs,
     ) -> None:
         name = type(self).__name__
@@ -229,8 +309,13 @@ class BaseVideoSaliencyDataset(BaseDataset):
             sampling = 'sliding' if split == 'test' else 'clip'
         checks = [
             (
-                sampling in ('clip', 'sliding'),
-                f"sampling must be 'clip' or 'sliding', got {sampling!r}",
+                sampling in ('clip', 'sliding', 'random'),
+                "sampling must be 'clip', 'sliding' or 'random', got "
+                f'{sampling!r}',
+            ),
+            (
+                isinstance(end_margin, int) and end_margin >= 0,
+                f'end_margin must be an int >= 0, got {end_margin!r}',
             ),
             (
                 target_frame in ('last', 'center'),
@@ -267,6 +352,12 @@ class BaseVideoSaliencyDataset(BaseDataset):
         self.skip_short_videos = skip_short_videos
         self.other_fixations = other_fixations
         self.seed = seed
+        self.end_margin = end_margin
+        self.member_clips = (
+            parse_member_clips(member_clips, name)
+            if member_clips is not None
+            else None
+        )
         self._videos: list = []
         super().__init__(data_root=data_root, **kwargs)
         self._metainfo.setdefault('split', split)
@@ -309,12 +400,23 @@ class BaseVideoSaliencyDataset(BaseDataset):
             self._check_video(video)
             clips = self._video_clips(len(video['frame_paths']))
             if clips is None:
-                span = (self.clip_len - 1) * self.frame_stride + 1
+                specs = self._window_specs()
+                span = (
+                    max(p * st for _, st, p in specs)
+                    + max((n - 1 - p) * st for n, st, p in specs)
+                    + 1
+                )
                 message = (
                     f'{name}: video {video["video_dir"]} has '
                     f'{len(video["frame_paths"])} frames, fewer than one '
                     f'clip ({span} frames = clip_len {self.clip_len}, '
-                    f'frame_stride {self.frame_stride})'
+                    f'frame_stride {self.frame_stride}'
+                    + (
+                        f', member_clips {self.member_clips}'
+                        if self.member_clips
+                        else ''
+                    )
+                    + ')'
                 )
                 if not self.skip_short_videos:
                     raise ValueError(
@@ -361,30 +463,74 @@ class BaseVideoSaliencyDataset(BaseDataset):
                     f'{num} frames but {len(paths)} {what}'
                 )
 
+    def _window_specs(self) -> list[tuple[int, int, int]]:
+        """``(clip_len, frame_stride, target_pos)`` of every window."""
+        if self.member_clips is not None:
+            return list(self.member_clips.values())
+        return [(self.clip_len, self.frame_stride, self.target_pos)]
+
+    def clip_windows(self, target: int, num_frames: int) -> tuple:
+        """The frames to load for ``target`` and each member's share.
+
+        Args:
+            target (int): Target frame.
+            num_frames (int): Frames of the video.
+
+        Returns:
+            tuple: ``(indices, member_pos)``: the frame indices to load and,
+            with ``member_clips``, ``{member: positions in indices}``
+            (else None).
+        """
+        if self.member_clips is None:
+            indices = window_indices(
+                target,
+                num_frames,
+                self.clip_len,
+                self.frame_stride,
+                self.target_pos,
+                self.pad_mode,
+            )
+            return indices, None
+        windows = {
+            name: window_indices(
+                target, num_frames, length, stride, pos, self.pad_mode
+            )
+            for name, (length, stride, pos) in self.member_clips.items()
+        }
+        union = sorted({i for w in windows.values() for i in w})
+        where = {i: k for k, i in enumerate(union)}
+        return union, {
+            name: [where[i] for i in w] for name, w in windows.items()
+        }
+
     def _video_clips(self, num_frames: int) -> list[tuple[int, list]] | None:
-        """Clips of a video as ``(target, indices)``; None if too short."""
-        pos, stride = self.target_pos, self.frame_stride
+        """Clips of a video as ``(target, indices)``; None if too short.
+
+        With ``member_clips`` or ``'random'`` sampling the indices are None
+        here and found when the sample is fetched.
+        """
+        lazy = self.member_clips is not None
+        if self.sampling == 'random':
+            return [(None, None)]
         if self.sampling == 'sliding':
+            stop = max(num_frames - self.end_margin, 0)
             return [
-                (
-                    t,
-                    window_indices(
-                        t,
-                        num_frames,
-                        self.clip_len,
-                        stride,
-                        pos,
-                        self.pad_mode,
-                    ),
-                )
-                for t in range(0, num_frames, self.clip_interval)
+                (t, None if lazy else self.clip_windows(t, num_frames)[0])
+                for t in range(0, stop, self.clip_interval)
             ]
-        first = pos * stride
-        last = num_frames - 1 - (self.clip_len - 1 - pos) * stride
+        first = max(pos * stride for _, stride, pos in self._window_specs())
+        last = (
+            num_frames
+            - 1
+            - max(
+                (length - 1 - pos) * stride
+                for length, stride, pos in self._window_specs()
+            )
+        )
         if last < first:
             return None
         return [
-            (t, [t + (k - pos) * stride for k in range(self.clip_len)])
+            (t, None if lazy else self.clip_windows(t, num_frames)[0])
             for t in range(first, last + 1, self.clip_interval)
         ]
 
@@ -453,8 +599,17 @@ class BaseVideoSaliencyDataset(BaseDataset):
         """
         info = super().get_data_info(idx)
         video = self.get_video_info(info['video_idx'])
-        target = info['frame']
         frames = video['frame_paths']
+        if info['frame'] is None:
+            # 'random' sampling: a new target each time the sample is read
+            # (seeded per worker by the runner).
+            info['frame'] = int(np.random.randint(len(frames)))
+        target = info['frame']
+        if info['frame_indices'] is None or self.member_clips is not None:
+            indices, member_pos = self.clip_windows(target, len(frames))
+            info['frame_indices'] = indices
+            if member_pos is not None:
+                info['member_frame_pos'] = member_pos
         info['num_frames'] = len(frames)
         info['frame_paths'] = [frames[i] for i in info['frame_indices']]
         info['frame_name'] = osp.splitext(osp.basename(frames[target]))[0]

@@ -21,9 +21,58 @@ class Hollywood2Dataset(VideoFolderSaliencyDataset):
     ``clip_len``; ``'sliding'`` sampling (the ``'test'`` default) keeps
     every shot. See :class:`VideoFolderSaliencyDataset` for the layout and
     arguments.
+
+    With ``group_shots=True`` the shots of a clip are joined, in shot
+    order, into one video named after the clip (what the Bi-KD reference
+    loader does, so clips rather than shots are the unit of sampling and
+    of the per-video averages); its samples carry ``shots``, the number
+    of shots joined.
+
+    Args:
+        group_shots (bool): Join the shots of each clip. Defaults to
+            False.
+        **kwargs: See :class:`VideoFolderSaliencyDataset`.
     """
 
     METAINFO: dict = dict(task='video_saliency', dataset_name='Hollywood-2')
+
+    def __init__(self, *args, group_shots: bool = False, **kwargs) -> None:
+        self.group_shots = group_shots
+        super().__init__(*args, **kwargs)
+
+    def scan_videos(self) -> list[dict]:
+        """The shots of the split, or with ``group_shots`` its clips.
+
+        Returns:
+            list[dict]: See :meth:`BaseVideoSaliencyDataset.scan_videos`.
+        """
+        shots = super().scan_videos()
+        if not self.group_shots:
+            return shots
+        clips: dict[str, list] = {}
+        for shot in shots:
+            clips.setdefault(shot.get('clip', shot['video']), []).append(shot)
+        videos = []
+        for name, parts in clips.items():
+            parts.sort(key=lambda v: v.get('shot', 0))
+            video = dict(
+                video=name,
+                video_dir=parts[0]['video_dir'],
+                frame_paths=[],
+                map_paths=[],
+                fixation_paths=[],
+                fixation_key=parts[0]['fixation_key'],
+                clip=name,
+                shots=len(parts),
+            )
+            for key in ('frame_paths', 'map_paths', 'fixation_paths'):
+                if any(part[key] is None for part in parts):
+                    video[key] = None
+                    continue
+                for part in parts:
+                    video[key] += part[key]
+            videos.append(video)
+        return videos
 
     def parse_clip_name(self, name: str) -> dict:
         """Clip name and shot number of a shot folder.

@@ -9,6 +9,12 @@ from mmengine.structures import BaseDataElement
 from bikd_mm.registry import TRANSFORMS
 
 
+def _to_tensor(imgs: np.ndarray) -> torch.Tensor:
+    """``[T, H, W, 3]`` frames as a ``[T, 3, H, W]`` tensor."""
+    imgs = np.ascontiguousarray(imgs)
+    return torch.from_numpy(imgs).permute(0, 3, 1, 2).contiguous()
+
+
 @TRANSFORMS.register_module()
 class PackSaliencyInputs:
     """Pack a clip into ``inputs`` and a ``BaseDataElement`` data sample.
@@ -23,8 +29,10 @@ class PackSaliencyInputs:
 
     ``inputs`` is ``uint8`` unless :class:`NormalizeClip` ran before
     (then ``float32``): normalisation is left to each model's data
-    preprocessor. Frames are RGB unless :class:`LoadSaliencyClip` was told
-    otherwise.
+    preprocessor. After :class:`SplitMemberClips`, ``inputs`` is a dict
+    ``{member: Tensor[T_m, 3, h_m, w_m]}`` (batched to ``{member: list}``),
+    from which :class:`BiKDSaliency` hands each member its own clips.
+    Frames are RGB unless :class:`LoadSaliencyClip` was told otherwise.
 
     The data sample is a plain ``mmengine.structures.BaseDataElement``
     rather than a dict because mmengine's ``pseudo_collate`` would turn a
@@ -69,8 +77,13 @@ class PackSaliencyInputs:
             dict: ``inputs`` (Tensor) and ``data_samples``
             (BaseDataElement).
         """
-        imgs = np.ascontiguousarray(results['imgs'])
-        inputs = torch.from_numpy(imgs).permute(0, 3, 1, 2).contiguous()
+        if 'member_imgs' in results:
+            inputs = {
+                name: _to_tensor(imgs)
+                for name, imgs in results['member_imgs'].items()
+            }
+        else:
+            inputs = _to_tensor(results['imgs'])
         metainfo = {k: results[k] for k in self.meta_keys if k in results}
         sample = BaseDataElement(metainfo=metainfo)
         for key in ('gt_saliency', 'gt_fixation', 'other_fixation'):

@@ -4,6 +4,7 @@ from collections.abc import Sequence
 
 import cv2
 import numpy as np
+from PIL import Image
 
 from bikd_mm.registry import TRANSFORMS
 
@@ -14,7 +15,29 @@ _INTERPOLATIONS = dict(
     bilinear=cv2.INTER_LINEAR,
     bicubic=cv2.INTER_CUBIC,
     area=cv2.INTER_AREA,
+    pil_bilinear=None,
 )
+
+
+def resize_image(img: np.ndarray, size: Sequence[int], how: str) -> np.ndarray:
+    """Resize an ``[H, W(, C)]`` image to ``size`` ``(height, width)``.
+
+    ``how`` is a key of the interpolations of :class:`ResizeClip`;
+    ``'pil_bilinear'`` is Pillow's bilinear filter, widened when shrinking
+    (what ``torchvision.transforms.Resize`` does to PIL images, so the
+    frames the published saliency models were trained on), for ``uint8``
+    frames; float maps fall back to OpenCV's bilinear.
+    """
+    h, w = size
+    if img.shape[:2] == (h, w):
+        return img
+    if how == 'pil_bilinear':
+        if img.dtype == np.uint8:
+            return np.asarray(
+                Image.fromarray(img).resize((w, h), Image.BILINEAR)
+            )
+        how = 'bilinear'
+    return cv2.resize(img, (w, h), interpolation=_INTERPOLATIONS[how])
 
 
 @TRANSFORMS.register_module()
@@ -34,9 +57,13 @@ class ResizeClip:
         size (Sequence[int]): Output ``(height, width)``. Defaults to
             ``(224, 384)``.
         interpolation (str): ``'bilinear'`` (default), ``'area'``,
-            ``'bicubic'`` or ``'nearest'``.
+            ``'bicubic'``, ``'nearest'`` or ``'pil_bilinear'`` (Pillow's,
+            see :func:`resize_image`; maps use OpenCV's bilinear).
         resize_gt (bool): Also resize the maps (training). Keep False to
             evaluate against the maps at their original resolution.
+        resize_imgs (bool): Resize the frames. False resizes the maps only
+            (the frames of each member are resized by
+            :class:`SplitMemberClips`). Defaults to True.
     """
 
     def __init__(
@@ -44,6 +71,7 @@ class ResizeClip:
         size: Sequence[int] = (224, 384),
         interpolation: str = 'bilinear',
         resize_gt: bool = True,
+        resize_imgs: bool = True,
     ) -> None:
         if len(size) != 2 or min(size) < 1:
             raise ValueError(f'size must be (height, width) > 0, got {size!r}')
@@ -56,14 +84,10 @@ class ResizeClip:
         self.size = (int(size[0]), int(size[1]))
         self.interpolation = interpolation
         self.resize_gt = resize_gt
+        self.resize_imgs = resize_imgs
 
     def _resize(self, img: np.ndarray) -> np.ndarray:
-        h, w = self.size
-        if img.shape[:2] == (h, w):
-            return img
-        return cv2.resize(
-            img, (w, h), interpolation=_INTERPOLATIONS[self.interpolation]
-        )
+        return resize_image(img, self.size, self.interpolation)
 
     def __call__(self, results: dict) -> dict:
         """Resize the clip and, with ``resize_gt``, its maps.
@@ -74,8 +98,11 @@ class ResizeClip:
         Returns:
             dict: ``results``, resized.
         """
-        results['imgs'] = np.stack([self._resize(f) for f in results['imgs']])
-        results['img_shape'] = self.size
+        if self.resize_imgs:
+            results['imgs'] = np.stack(
+                [self._resize(f) for f in results['imgs']]
+            )
+            results['img_shape'] = self.size
         if self.resize_gt:
             if 'gt_saliency' in results:
                 sal = self._resize(results['gt_saliency'])
@@ -90,5 +117,6 @@ class ResizeClip:
     def __repr__(self) -> str:
         return (
             f'{type(self).__name__}(size={self.size}, interpolation='
-            f'{self.interpolation!r}, resize_gt={self.resize_gt})'
+            f'{self.interpolation!r}, resize_gt={self.resize_gt}, '
+            f'resize_imgs={self.resize_imgs})'
         )

@@ -16,7 +16,11 @@ from bikd_mm.engine.runner.checkpoint_files import (
     partial_name,
     remove_partial_checkpoints,
 )
-from bikd_mm.engine.runner.pair_config import expand_pair_config
+from bikd_mm.engine.runner.pair_config import (
+    expand_pair_config,
+    is_pair_config,
+    member_lr_curves,
+)
 from bikd_mm.utils.checkpoint import UNSAFE_ENV, load_checkpoint_file
 from bikd_mm.utils.compat import apply_compat
 from bikd_mm.utils.io import commit_file
@@ -52,7 +56,9 @@ class BiKDRunner(Runner):
 
     Before building, the config is completed from the members' own configs
     by :func:`expand_pair_config` (per-member optimizers and schedulers,
-    per-member evaluation, the distributed wrapper). Select it with
+    per-member evaluation, the distributed wrapper), and each member's
+    learning-rate curve is checked and logged once (base rate, peak, final
+    rate, schedule length; see :mod:`.lr_schedule_check`). Select it with
     ``runner_type = 'BiKDRunner'`` so that stock ``tools/train.py`` scripts
     run pair configs too.
 
@@ -89,7 +95,13 @@ class BiKDRunner(Runner):
             CheckpointHook,
         ):
             checkpoint['type'] = 'BiKDCheckpointHook'
-        return super().from_cfg(cfg)
+        runner = super().from_cfg(cfg)
+        if is_pair_config(cfg) and cfg.get('train_cfg'):
+            for name, curve in member_lr_curves(cfg).items():
+                runner.logger.info(f'{name}: {curve.summary()}')
+                for note in curve.notes:
+                    runner.logger.info(f'{name}: {note}')
+        return runner
 
     @master_only
     def save_checkpoint(

@@ -24,6 +24,10 @@ each member's config:
 - ``param_scheduler``: absent -> each member keeps its own; a list or a
   scheduler dict -> used for every member; a dict keyed by member names ->
   per member, the others keep their own.
+- every member's learning-rate curve is computed over the whole loop
+  from its completed wrapper and schedulers; a rate that rises above its
+  base rate anywhere is refused unless ``allow_lr_rise`` says it is
+  intended (see :mod:`.lr_schedule_check`).
 - ``val_evaluator`` / ``test_evaluator``: every metric is evaluated for
   every member, with the member name as prefix (``r50/mIoU``).
 - distributed training uses ``BiKDDistributedDataParallel``.
@@ -35,6 +39,12 @@ import copy
 
 from mmengine.config import Config, ConfigDict
 
+from bikd_mm.engine.runner.lr_schedule_check import (
+    ALLOW_KEY,
+    allowed_members,
+    check_lr_schedule,
+    lr_curve,
+)
 from bikd_mm.engine.runner.optim_wrapper_override import (
     OVERRIDE_KEY,
     apply_override,
@@ -97,6 +107,35 @@ def _wrap_evaluator(evaluator, names: list):
     return dict(type='MemberMetric', metric=evaluator, members=names)
 
 
+def member_lr_curves(
+    cfg: Config, epoch_length: int | None = None, names: list | None = None
+) -> dict:
+    """Each member's learning-rate curve in a completed pair config.
+
+    Args:
+        cfg (Config): A pair config completed by :func:`expand_pair_config`.
+        epoch_length (int, optional): Iterations per epoch of an epoch
+            loop (see :func:`~.lr_schedule_check.lr_curve`).
+        names (list[str], optional): The members (read from the config
+            when not given).
+
+    Returns:
+        dict[str, LRCurve]: By member name, in member order.
+    """
+    if names is None:
+        names = [s.name for s in parse_members(cfg.model['members'])]
+    return {
+        name: lr_curve(
+            cfg.optim_wrapper[name],
+            cfg.param_scheduler.get(name),
+            cfg.train_cfg,
+            default_scope=cfg.get('default_scope'),
+            epoch_length=epoch_length,
+        )
+        for name in names
+    }
+
+
 def expand_pair_config(cfg: Config) -> Config:
     """Fill a pair config's optimizers, schedulers and evaluators.
 
@@ -150,6 +189,10 @@ def expand_pair_config(cfg: Config) -> Config:
             'param_scheduler',
             single=lambda v: isinstance(v, (list, tuple)) or 'type' in v,
         )
+        for name, curve in member_lr_curves(cfg, names=names).items():
+            check_lr_schedule(
+                name, curve, name in allowed_members(cfg.get(ALLOW_KEY), names)
+            )
 
     for key in ('val_evaluator', 'test_evaluator'):
         if cfg.get(key) is not None:

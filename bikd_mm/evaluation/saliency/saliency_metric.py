@@ -29,11 +29,14 @@ from .functional import (
 METRIC_INPUTS = {
     'CC': 'gt_saliency',
     'KLD': 'gt_saliency',
+    'KLD_CC': 'gt_saliency',
     'SIM': 'gt_saliency',
     'NSS': 'gt_fixation',
     'AUC_J': 'gt_fixation',
     'sAUC': 'gt_fixation',
 }
+#: The MIT benchmark's metrics, the default set.
+BENCHMARK_METRICS = ('CC', 'KLD', 'SIM', 'NSS', 'AUC_J', 'sAUC')
 
 
 @METRICS.register_module()
@@ -42,8 +45,10 @@ class SaliencyMetric(BaseMetric):
 
     Computes CC, KLD, SIM, NSS, AUC-Judd (``AUC_J``) and shuffled AUC
     (``sAUC``) per frame with the functions of
-    ``bikd_mm.evaluation.saliency.functional`` and reports two averages of
-    each:
+    ``bikd_mm.evaluation.saliency.functional``, and on request ``KLD_CC``
+    (KLD - CC, the training loss, by which the Bi-KD reference keeps each
+    member's best checkpoint: lower is better), and reports two averages
+    of each:
 
     - ``'<name>'``: the mean over all frames of the set, pooled across
       videos (the DHF1K / ACLNet convention);
@@ -81,8 +86,8 @@ class SaliencyMetric(BaseMetric):
 
     Args:
         metrics (Sequence[str]): Metrics to report, among ``'CC'``,
-            ``'KLD'``, ``'SIM'``, ``'NSS'``, ``'AUC_J'`` and ``'sAUC'``.
-            Defaults to all six.
+            ``'KLD'``, ``'KLD_CC'``, ``'SIM'``, ``'NSS'``, ``'AUC_J'`` and
+            ``'sAUC'``. Defaults to the six benchmark metrics.
         resize_pred (bool): Resize the prediction to the ground-truth size
             before post-processing. Defaults to True.
         blur_sigma (float, optional): Standard deviation, in pixels, of a
@@ -105,7 +110,7 @@ class SaliencyMetric(BaseMetric):
 
     def __init__(
         self,
-        metrics: Sequence[str] = tuple(METRIC_INPUTS),
+        metrics: Sequence[str] = BENCHMARK_METRICS,
         resize_pred: bool = True,
         blur_sigma: float | None = None,
         blur_kernel_size: int = 11,
@@ -240,6 +245,9 @@ class SaliencyMetric(BaseMetric):
         functions: dict[str, Callable[[], Tensor]] = {
             'CC': lambda: cc(pred, maps['gt_saliency']),
             'KLD': lambda: kld(pred, maps['gt_saliency']),
+            'KLD_CC': lambda: (
+                kld(pred, maps['gt_saliency']) - cc(pred, maps['gt_saliency'])
+            ),
             'SIM': lambda: sim(pred, maps['gt_saliency']),
             'NSS': lambda: nss(pred, maps['gt_fixation']),
             'AUC_J': lambda: auc_judd(

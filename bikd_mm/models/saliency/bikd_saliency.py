@@ -22,10 +22,14 @@ class BiKDSaliency(BaseBiKDModel):
 
     Every member is a :class:`VideoSaliencyModel` built from its own config
     (its own data preprocessor, so its own normalisation and input size)
-    and checkpoint. One training step::
+    and checkpoint. The batch holds either one clip per sample for every
+    member, or, with the dataset's ``member_clips`` and
+    :class:`SplitMemberClips`, ``{member: clips}``: each member's own
+    frames around the shared target frame (the published models read
+    different windows). One training step::
 
         for each member m:
-            member_m.data_preprocessor(batch)      # same clips
+            member_m.data_preprocessor(batch[m])   # its clips
             member_m.forward_train -> own losses, map_m
         maps resized bilinearly to a common size
         selection: per sample, the member with the lowest
@@ -115,6 +119,25 @@ class BiKDSaliency(BaseBiKDModel):
                     f'member {name!r} ({type(model).__name__}) is not a '
                     'video saliency model (no forward_train)'
                 )
+
+    def _member_batch(
+        self, name: str, inputs, data_samples, training: bool
+    ) -> tuple:
+        """The member's clips through its own data preprocessor.
+
+        ``inputs`` is either one batch of clips shared by every member, or
+        a dict ``{member: clips}`` (from :class:`SplitMemberClips`) giving
+        each member its own frames, size and count.
+        """
+        if isinstance(inputs, dict):
+            if name not in inputs:
+                raise KeyError(
+                    f'the batch has clips for {sorted(inputs)} but none '
+                    f"for member {name!r}; name it in the dataset's "
+                    'member_clips'
+                )
+            inputs = inputs[name]
+        return super()._member_batch(name, inputs, data_samples, training)
 
     def loss(self, inputs, data_samples: list) -> dict:
         """Every member's losses, the KD terms and the teach shares."""

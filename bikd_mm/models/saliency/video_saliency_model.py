@@ -19,8 +19,9 @@ def _build(cfg):
 
 @MODELS.register_module()
 class VideoSaliencyModel(BaseModel):
-    """Backbone + decoder predicting the saliency map of a clip's target
-    frame (TMFI-Net, ViNet and their kin).
+    """Backbone (+ neck) + decoder predicting the saliency map of a clip's
+    target frame: bikd_mm's own combinations, and the published models
+    (:class:`TMFINet`, :class:`ViNetA`, :class:`ViNetS`) as subclasses.
 
     Modes of :meth:`forward`:
 
@@ -38,8 +39,12 @@ class VideoSaliencyModel(BaseModel):
         backbone (dict): Backbone config, e.g. ``VideoSwinTransformer``,
             ``S3D`` or ``FrameWiseBackbone``; it returns a tuple of
             ``[B, C_i, T_i, H_i, W_i]`` features.
-        decoder (dict): Decoder config (``TMFIDecoder``, ``ViNetDecoder``)
-            taking those features and an output size.
+        decoder (dict): Decoder config (``TMFIDecoder``, ``ViNetDecoder``,
+            ``TMFINetDecoder``, ...) taking those features and an output
+            size.
+        neck (dict, optional): Config of a module between backbone and
+            decoder (``ViNetANeck``), features in, features out. None: the
+            decoder reads the backbone features.
         loss (dict | list[dict], optional): Loss config(s). Defaults to
             ``SaliencyKLDCCLoss`` (KLD - CC, the reference).
         data_preprocessor (dict, optional): Defaults to
@@ -55,6 +60,7 @@ class VideoSaliencyModel(BaseModel):
         loss: dict | Sequence[dict] | None = None,
         data_preprocessor: dict | nn.Module | None = None,
         init_cfg: dict | None = None,
+        neck: dict | None = None,
     ) -> None:
         if data_preprocessor is None:
             data_preprocessor = dict(type='VideoSaliencyDataPreprocessor')
@@ -64,6 +70,8 @@ class VideoSaliencyModel(BaseModel):
             data_preprocessor=_build(data_preprocessor), init_cfg=init_cfg
         )
         self.backbone = _build(backbone)
+        if neck is not None:
+            self.neck = _build(neck)
         self.decoder = _build(decoder)
         if loss is None:
             loss = dict(type='SaliencyKLDCCLoss')
@@ -73,9 +81,15 @@ class VideoSaliencyModel(BaseModel):
         if len(set(names)) != len(names):
             raise ValueError(f'loss names must be unique, got {names}')
 
+    @property
+    def with_neck(self) -> bool:
+        """Whether the model has a neck."""
+        return getattr(self, 'neck', None) is not None
+
     def extract_feat(self, inputs: Tensor) -> tuple[Tensor, ...]:
-        """Backbone features of clips ``[B, 3, T, H, W]``."""
-        return self.backbone(inputs)
+        """Backbone (and neck) features of clips ``[B, 3, T, H, W]``."""
+        feats = self.backbone(inputs)
+        return self.neck(feats) if self.with_neck else feats
 
     def _forward(self, inputs: Tensor, data_samples=None) -> Tensor:
         """Maps ``[B, 1, H, W]`` at the input size."""

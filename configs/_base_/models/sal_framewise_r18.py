@@ -1,5 +1,6 @@
-# The cheap option: an mmpretrain ResNet-18 (ImageNet weights of the
-# OpenMMLab model zoo) applied to every frame, + TMFI decoder for time.
+# The cheap option, a bikd_mm design: an mmpretrain ResNet-18 (ImageNet
+# weights of the OpenMMLab model zoo) applied to every frame, + bikd_mm's
+# TMFIDecoder for time.
 r18_in1k = (
     'https://download.openmmlab.com/mmclassification/v0/resnet/'
     'resnet18_8xb32_in1k_20210831-fbbb1da6.pth'

@@ -1,5 +1,5 @@
-# A tiny TMFI-style model for CPU demos and tests: a 4-stage Video Swin with
-# 16 channels, one block per stage, and a narrow TMFI decoder.
+# A tiny bikd_mm Video Swin + TMFIDecoder model for CPU demos and tests: a
+# 4-stage Video Swin with 16 channels, one block per stage, a narrow decoder.
 model = dict(
     type='VideoSaliencyModel',
     backbone=dict(

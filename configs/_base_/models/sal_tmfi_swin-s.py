@@ -1,5 +1,7 @@
-# TMFI-Net-style video saliency model: Video Swin-S (Kinetics-400 weights of
-# the Video Swin release) + TMFI decoder, 32-frame clips at 224x384.
+# bikd_mm's Video Swin-S saliency model: Video Swin-S (Kinetics-400 weights
+# of the Video Swin release, with patch norm) + bikd_mm's TMFIDecoder (a
+# decoder in the manner of TMFI-Net, with its own layout), 32-frame clips at
+# 224x384. Not the published TMFI-Net: for that, see sal_tmfi-net.py.
 swin_s_k400 = (
     'https://github.com/SwinTransformer/storage/releases/download/v1.0.4/'
     'swin_small_patch244_window877_kinetics400_1k.pth'

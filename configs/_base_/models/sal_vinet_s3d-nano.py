@@ -1,6 +1,6 @@
-# A tiny ViNet-style model for CPU demos and tests: S3D at 1/8 of its
-# widths and a narrow ViNet decoder, with its own normalisation (to [0, 1])
-# and input size.
+# A tiny bikd_mm S3D + ViNetDecoder model for CPU demos and tests: S3D at
+# 1/8 of its widths and a narrow decoder, with its own normalisation (to
+# [0, 1]) and input size.
 model = dict(
     type='VideoSaliencyModel',
     # Trained from scratch: BatchNorm statistics need a usual momentum.

@@ -1,7 +1,8 @@
-# ViNet-style video saliency model: S3D (the Kinetics-400 weights used by
+# bikd_mm's S3D saliency model: S3D (the Kinetics-400 weights used by
 # TASED-Net and ViNet, S3D_kinetics400.pt, to be downloaded from the S3D or
-# ViNet repository and placed under checkpoints/) + ViNet decoder, 32-frame
-# clips at 224x384.
+# ViNet repository and placed under checkpoints/) + bikd_mm's ViNetDecoder
+# (a decoder in the manner of ViNet), 32-frame clips at 224x384. Not the
+# published ViNet-S: for that, see sal_vinet-s.py.
 s3d_k400 = 'checkpoints/S3D_kinetics400.pt'
 model = dict(
     type='VideoSaliencyModel',

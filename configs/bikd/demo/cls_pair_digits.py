@@ -1,6 +1,8 @@
-# Bi-KD demo: the two classification demo members, each pre-trained alone
-# (see tools/demo/run_demo.py, which writes their checkpoints), fine-tuned
-# together on the digits.
+# Bi-KD demo: the two classification demo members, each pre-trained alone,
+# fine-tuned together on the digits. `make demo` (or
+# `python tools/demo/run_demo.py cls --pretrain-only`) writes the member
+# checkpoints named below; train from the repository root with
+# `python tools/train.py configs/bikd/demo/cls_pair_digits.py`.
 _base_ = [
     '../../_base_/datasets/digits_cls_demo.py',
     '../../_base_/schedules/demo_iters_cls.py',

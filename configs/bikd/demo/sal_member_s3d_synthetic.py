@@ -1,5 +1,5 @@
-# Member "s3d" of the saliency demo, trained alone: a tiny ViNet-style
-# model on the synthetic videos.
+# Member "s3d" of the saliency demo, trained alone: a tiny S3D +
+# ViNetDecoder model (a bikd_mm design) on the synthetic videos.
 _base_ = [
     '../../_base_/models/sal_vinet_s3d-nano.py',
     './sal_synthetic_base.py',

@@ -1,6 +1,8 @@
 # Video saliency Bi-KD demo: the two tiny demo members, each pre-trained
-# alone (tools/saliency/demo.py writes their checkpoints), fine-tuned
-# together on the synthetic videos.
+# alone, fine-tuned together on the synthetic videos. `make demo` (or
+# `make demo-sal`, which runs tools/saliency/demo.py) writes the videos and
+# the member checkpoints named below; train from the repository root with
+# `python tools/train.py configs/bikd/demo/sal_pair_synthetic.py`.
 _base_ = ['./sal_synthetic_base.py']
 runner_type = 'BiKDRunner'
 pretrained_dir = 'work_dirs/demo/sal/pretrained'

@@ -1,6 +1,8 @@
-# Bi-KD demo: the two demo members, each pre-trained alone (see
-# tools/demo/run_demo.py, which writes their checkpoints), fine-tuned
-# together on the digits segmentation data.
+# Bi-KD demo: the two demo members, each pre-trained alone, fine-tuned
+# together on the digits segmentation data. `make demo` (or
+# `python tools/demo/run_demo.py seg --pretrain-only`) writes the member
+# checkpoints named below; train from the repository root with
+# `python tools/train.py configs/bikd/demo/seg_pair_digits.py`.
 _base_ = [
     '../../_base_/datasets/digits_seg.py',
     '../../_base_/schedules/demo_iters.py',

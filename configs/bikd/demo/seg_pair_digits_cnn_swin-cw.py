@@ -2,9 +2,12 @@
 # tiny Swin UPerNet pre-trained with a class-weighted cross-entropy
 # ("swin_cw"), which, unlike the demo's "swin", learns the digits in its
 # 1200 pre-training steps. Fine-tuning settings are the demo pair's.
+# `make demo` (or `python tools/demo/run_demo.py seg --pretrain-only`)
+# writes the member checkpoints named below; train from the repository
+# root with `python tools/train.py
+# configs/bikd/demo/seg_pair_digits_cnn_swin-cw.py`.
 # tools/analysis/compare_transfer.py pre-trains both members alone (or
-# reuses the cached weights) and points the checkpoints below at them;
-# with tools/train.py, write those checkpoints first.
+# reuses the cached weights) and points the checkpoints at them itself.
 _base_ = ['./seg_pair_digits.py']
 model = dict(
     members=[

@@ -1,4 +1,5 @@
-"""TMFI-Net style decoder: multi-scale fusion, then temporal heads."""
+"""bikd_mm's decoder in the manner of TMFI-Net: multi-scale fusion, then
+temporal heads."""
 
 from collections.abc import Sequence
 
@@ -76,7 +77,10 @@ class _TemporalHead(nn.Module):
 
 @MODELS.register_module()
 class TMFIDecoder(BaseModule):
-    """Decoder of TMFI-Net (Zhou et al., 2023): temporal multi-level fusion.
+    """bikd_mm's decoder after TMFI-Net (Zhou et al., 2023): temporal
+    multi-level fusion for any number of levels, widths and clip lengths.
+    It is not the released TMFI-Net decoder (its layers and names differ,
+    see :class:`TMFINetDecoder` for that one).
 
     For features ``[B, C_i, T_i, H_i, W_i]`` of ``L`` levels (shallow to
     deep):
@@ -97,9 +101,9 @@ class TMFIDecoder(BaseModule):
     Clip lengths need not divide the strides: a clip is padded by
     repeating its last frame, and frames left after the heads are
     averaged. With the Video Swin features of a 32-frame clip and the
-    defaults this is the reference geometry.
+    defaults, its feature shapes follow TMFI-Net's.
 
-    Output: one map per clip ``[B, 1, H, W]``: ``'sigmoid'`` (reference)
+    Output: one map per clip ``[B, 1, H, W]``: ``'sigmoid'`` (as TMFI-Net)
     gives values in ``(0, 1)``, ``'softmax'`` a map that sums to 1 over
     its pixels, ``None`` logits.
 

@@ -1,4 +1,5 @@
-"""ViNet style decoder: 3D convolutions, upsampling, temporal skips."""
+"""bikd_mm's decoder in the manner of ViNet: 3D convolutions, upsampling,
+temporal skips."""
 
 from collections.abc import Sequence
 
@@ -33,7 +34,9 @@ def _conv(c_in: int, c_out: int, stride: int, spatial: int = 3) -> nn.Conv3d:
 
 @MODELS.register_module()
 class ViNetDecoder(BaseModule):
-    """Decoder of ViNet (Jain et al., IROS 2021), for any clip length.
+    """bikd_mm's decoder after ViNet (Jain et al., IROS 2021), for any clip
+    length and widths. It is not a released ViNet decoder (see
+    :class:`ViNetSDecoder` and :class:`ViNetADecoder` for those).
 
     From the deepest of ``L`` features ``[B, C_i, T_i, H_i, W_i]``
     (shallow to deep), each step convolves to the channels of the next
@@ -48,7 +51,7 @@ class ViNetDecoder(BaseModule):
     are padded by repeating the last frame, and frames left at the end are
     averaged.
 
-    Output: ``[B, 1, H, W]``, ``'sigmoid'`` (reference, values in
+    Output: ``[B, 1, H, W]``, ``'sigmoid'`` (as ViNet, values in
     ``(0, 1)``), ``'softmax'`` (sums to 1 over the pixels) or ``None``
     (logits).
 
