@@ -4,12 +4,12 @@
 #
 #   bash tools/test_pythons.sh [VERSION ...]     (default: 3.10 3.12)
 #
-# For each version, a small environment is made once per machine under
+# For each version, an environment is made once per machine under
 # $BIKD_CACHE/pythons/ (default ~/.cache/bikd_mm): the lock's torch
 # (requirements/torch.txt) for that interpreter, Triton, mmengine and
 # pytest, from the package registry (about 600 MB to download, 2.6 GB on
-# disk and a minute per version). torch's CUDA libraries are the pinned stack's, linked, not
-# downloaded again. The whole package cannot be imported there: mmcv's
+# disk and a minute per version). torch's CUDA libraries are the pinned
+# stack's, linked, not downloaded again. The whole package cannot be imported there: mmcv's
 # compiled ops exist only for the stack's interpreter (a build per Python
 # version takes 15-30 minutes), and ``import bikd_mm`` registers mmseg and
 # mmpretrain models that need them. The core tests therefore run with the
