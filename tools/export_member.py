@@ -1,39 +1,10 @@
 """Export one member of a Bi-KD checkpoint as a plain checkpoint.
 
-Example::
-
-    python tools/export_member.py work_dirs/pair/iter_8000.pth \
-        --member swin --out swin.pth
+The tool is :mod:`bikd_mm.tools.export_member` (installed as an entry
+point); this script runs it from a checkout, with the same arguments.
 """
 
-import argparse
-
-from bikd_mm.utils.export import export_member
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('checkpoint', help='Bi-KD checkpoint (path or URL)')
-    parser.add_argument('--member', required=True, help='member name')
-    parser.add_argument('--out', required=True, help='output .pth file')
-    parser.add_argument(
-        '--allow-unsafe-checkpoint',
-        action='store_true',
-        help='read a checkpoint that needs full unpickling (only for '
-        'files you trust)',
-    )
-    args = parser.parse_args()
-    result = export_member(
-        args.checkpoint,
-        args.member,
-        args.out,
-        allow_unsafe=args.allow_unsafe_checkpoint or None,
-    )
-    print(
-        f'wrote {args.out}: member {args.member!r}, '
-        f'{len(result["state_dict"])} tensors'
-    )
-
+from bikd_mm.tools.export_member import main
 
 if __name__ == '__main__':
     main()
