@@ -141,13 +141,20 @@ def sal_batch(batch, size, frames, device):
     return dict(inputs=inputs, data_samples=samples)
 
 
-def wrapper(params, precision: str, device) -> OptimWrapper:
+def wrapper(
+    params, precision: str, device, loss_scale: dict | None = None
+) -> OptimWrapper:
+    """AdamW in ``OptimWrapper`` (fp32) or ``AmpOptimWrapper`` (a dynamic
+    GradScaler, ``loss_scale`` its arguments)."""
     optimizer = torch.optim.AdamW(params, lr=1e-6, weight_decay=1e-5)
     if precision == 'fp32':
         return OptimWrapper(optimizer)
     dtype = 'float16' if precision == 'fp16' else 'bfloat16'
+    scale = loss_scale or 'dynamic'
     if device.type == 'cuda':
-        return AmpOptimWrapper(optimizer=optimizer, dtype=dtype)
+        return AmpOptimWrapper(
+            optimizer=optimizer, dtype=dtype, loss_scale=scale
+        )
     from mmengine.optim.optimizer import amp_optimizer_wrapper
 
     real = amp_optimizer_wrapper.is_cuda_available
@@ -156,7 +163,7 @@ def wrapper(params, precision: str, device) -> OptimWrapper:
         amp = AmpOptimWrapper(optimizer=optimizer, dtype=dtype)
     finally:
         amp_optimizer_wrapper.is_cuda_available = real
-    amp.loss_scaler = torch.amp.GradScaler('cpu')
+    amp.loss_scaler = torch.amp.GradScaler('cpu', **(loss_scale or {}))
     return amp
 
 
