@@ -163,7 +163,7 @@ def main() -> None:
         print(f'| {precision} | {cells} |')
         if precision == 'fp32':
             continue
-        rel = ((losses - ref).abs() / ref.abs().clamp_min(1e-12)).max()
+        rel = float(((losses - ref).abs() / ref.abs().clamp_min(1e-12)).max())
         ok = bool(torch.isfinite(losses).all()) and rel <= TOLERANCE[precision]
         scales = curve['scales']
         checks = dict(

@@ -115,8 +115,9 @@ def test_every_selection_equals_direct_formulas(n, rule, shape):
 
 
 @pytest.mark.parametrize('n', [3, 4])
-@pytest.mark.parametrize('normalize', ['all', 'masked', 'none'])
-@pytest.mark.parametrize('temperature', [0.5, 1.0, 2.0])
+@pytest.mark.parametrize(
+    'normalize, temperature', [('all', 1.0), ('masked', 0.5), ('none', 2.0)]
+)
 @pytest.mark.parametrize('detach_teacher', [False, True])
 def test_options(n, normalize, temperature, detach_teacher):
     logits = make_logits(n, (2, 6, 4, 5), seed=20 + n)
