@@ -99,13 +99,10 @@ class _CEAndMaskedKL(torch.autograd.Function):
         mutual = opts['mutual']
 
         def add_sums(lps, elem):
-            if not mutual:
+            if mutual:
+                _mutual_sums(lps, valid[elem], sums, class_dim)
+            else:
                 chunk_direction_sums(lps, teacher[elem], sums, class_dim)
-                return
-            # Every member teaches every valid element.
-            for t in range(num):
-                everywhere = torch.where(valid[elem], t, -1)
-                chunk_direction_sums(lps, everywhere, sums, class_dim)
 
         # Pass 1: CE (and top-1) of every member; with an element-wise
         # selection also the teachers and the KL, from the same
@@ -209,31 +206,58 @@ class _CEAndMaskedKL(torch.autograd.Function):
         return (*none, *grads)
 
 
+def _mutual_sums(lps: list, valid: Tensor, sums: Tensor, class_dim: int):
+    """Add one chunk's ``KL(p_t || p_s)`` sums over its valid elements for
+    every direction (every member teaches everywhere)."""
+    for t, lp_t in enumerate(lps):
+        p_t = lp_t.exp()
+        for s, lp_s in enumerate(lps):
+            if s != t:
+                kl = (p_t * (lp_t - lp_s)).sum(class_dim)
+                sums[t, s] += torch.where(valid, kl, 0).sum(
+                    dtype=torch.float64
+                )
+
+
+def _mutual_grads(lps, valid, weights, outs, class_dim, detach_teacher):
+    """One chunk's gradient of the weighted mutual sums with respect to
+    every member's log-probabilities: as a student ``-sum_t g_tm p_t``, as
+    a teacher ``p_m (W_m (lp_m + 1) - sum_s g_ms lp_s)`` with ``W_m =
+    sum_s g_ms``; zero on invalid elements."""
+    num = len(lps)
+    w = weights.view(num, num)
+    probs = [lp.exp() for lp in lps]
+    keep = valid.unsqueeze(class_dim)
+    for m, out in enumerate(outs):
+        if out is None:
+            continue
+        out.zero_()
+        for t in range(num):
+            if t != m:
+                out.sub_(probs[t] * w[t, m])
+        if not detach_teacher:
+            own = lps[m] + 1
+            own.mul_(w[m].sum() - w[m, m])
+            for s in range(num):
+                if s != m:
+                    own.sub_(lps[s] * w[m, s])
+            out.add_(own.mul_(probs[m]))
+        out.masked_fill_(~keep, 0)
+
+
 def _chunk_grads(
     lps, t_idx, mutual_valid, weights, outs, class_dim, detach_teacher
 ) -> None:
-    """:func:`chunk_log_prob_grads`; with ``mutual_valid`` (every member
-    teaching every valid element) the sum of its gradients with each
-    member teaching everywhere, which reads only that member's row of the
-    weights."""
+    """:func:`chunk_log_prob_grads`, or with ``mutual_valid`` (every member
+    teaching every valid element) :func:`_mutual_grads`."""
     if mutual_valid is None:
         chunk_log_prob_grads(
             lps, t_idx, weights, outs, class_dim, detach_teacher
         )
-        return
-    parts = [None if out is None else torch.empty_like(out) for out in outs]
-    for t in range(len(lps)):
-        everywhere = torch.where(mutual_valid, t, -1)
-        chunk_log_prob_grads(
-            lps, everywhere, weights, parts, class_dim, detach_teacher
+    else:
+        _mutual_grads(
+            lps, mutual_valid, weights, outs, class_dim, detach_teacher
         )
-        for out, part in zip(outs, parts):
-            if out is None:
-                continue
-            if t == 0:
-                out.copy_(part)
-            else:
-                out += part
 
 
 def ce_and_masked_kl_terms(
