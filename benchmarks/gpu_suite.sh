@@ -63,6 +63,7 @@ if [[ $DEVICE == cuda ]]; then
     KD_SIZE=(--batch 4 --classes 150 --size "$SIZE")
     CORRECT=(--quick)
     KD_ITERS=5
+    STEP_ITERS=6
     card=$(python3 -c 'import torch; print(torch.cuda.get_device_name().split()[-1].lower())')
     nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv \
         >> "$SUITE"
@@ -102,6 +103,7 @@ EOF
     KD_SIZE=(--batch 2 --classes 19 --size 8)
     CORRECT=(--quick --members 2 3)
     KD_ITERS=1
+    STEP_ITERS=1
     card=$DEVICE
 fi
 read -r -a PRECISION <<< "$PRECISIONS"
@@ -140,26 +142,26 @@ bench() {
 }
 
 kernels=(--kd-kernels torch triton)
-bench kd_correctness 90 benchmarks/kd_correctness.py --device "$DEVICE" \
+bench kd_correctness 100 benchmarks/kd_correctness.py --device "$DEVICE" \
     "${CORRECT[@]}"
 bench kd_term 80 benchmarks/kd_term.py --device "$DEVICE" "${KD_SIZE[@]}" \
     --members 2 3 4 --selection pixel image pixel_score image_score fixed all \
     --kd-kernels torch triton triton_n --iters "$KD_ITERS"
-step=(benchmarks/pair_step.py --device "$DEVICE" --iters "$ITERS"
+step=(benchmarks/pair_step.py --device "$DEVICE" --iters "$STEP_ITERS"
       --precision "${PRECISION[@]}")
-bench step_seg_pair 50 "${step[@]}" --config "$SEG_PAIR" --batch 4 \
+bench step_seg_pair 35 "${step[@]}" --config "$SEG_PAIR" --batch 4 \
     --size "$SIZE"
-bench step_cls_pair 45 "${step[@]}" --config "$CLS_PAIR" "${CLS[@]}"
-bench step_sal_pair 45 "${step[@]}" --config "$SAL_PAIR" "${SAL[@]}" \
+bench step_cls_pair 35 "${step[@]}" --config "$CLS_PAIR" "${CLS[@]}"
+bench step_sal_pair 35 "${step[@]}" --config "$SAL_PAIR" "${SAL[@]}" \
     --warmup 1
-bench amp_correctness 45 benchmarks/amp_correctness.py --device "$DEVICE" \
+bench amp_correctness 35 benchmarks/amp_correctness.py --device "$DEVICE" \
     --config "$SEG_PAIR" --precision "${PRECISION[@]}" "${AMP[@]}"
 bench ddp 60 benchmarks/ddp_check.py --device "$DEVICE" \
     --work-dir "$(mktemp -d)"
-bench step_seg_triple 60 "${step[@]}" --config "$SEG_TRIPLE" --batch 4 \
+bench step_seg_triple 45 "${step[@]}" --config "$SEG_TRIPLE" --batch 4 \
     --size "$SIZE"
 if [[ $HAS_MMDET == 1 ]]; then
-    bench step_m2f_pair 60 "${step[@]}" --config "$M2F_PAIR" --batch 4 \
+    bench step_m2f_pair 45 "${step[@]}" --config "$M2F_PAIR" --batch 4 \
         --size "$SIZE"
 else
     echo "step_m2f_pair: skipped, mmdet does not import here" >> "$SUITE"

@@ -286,6 +286,9 @@ def ce_and_masked_kl_terms(
         terms = masked_kl_terms(logits, teacher, class_dim,
                                 valid=labels != ignore_index, ...)
 
+    and with ``mutual=True`` row ``t`` of the terms is that of ``t``
+    teaching every valid element (:func:`mutual_kl_terms`).
+
     Args:
         logits (list[Tensor]): ``N >= 2`` members' logits of one shape.
         labels (Tensor): Integer label per element (logits' shape without
