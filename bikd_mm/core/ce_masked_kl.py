@@ -50,6 +50,8 @@ from .kl_sums import (
 from .masked_kl import check_kl_options, scale_terms
 
 KERNELS = ('torch', 'triton', 'auto')
+#: Most members the Triton kernels take (:mod:`.ce_masked_kl_triton_n`).
+MAX_TRITON_MEMBERS = 4
 
 #: Values per member in one chunk: each chunk-sized temporary is 32 MiB in
 #: float32, a handful of them live at once.

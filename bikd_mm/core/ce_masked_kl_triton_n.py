@@ -40,6 +40,7 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from . import ce_masked_kl_triton as pair
+from .ce_masked_kl import MAX_TRITON_MEMBERS
 from .selection import LowestScoreRule
 
 triton = pair.triton
@@ -47,7 +48,7 @@ if triton is not None:
     import triton.language as tl
 
 #: Most members the kernels take (their tiles are held at once).
-MAX_MEMBERS = 4
+MAX_MEMBERS = MAX_TRITON_MEMBERS
 #: Kernel codes of how the teacher is chosen: :class:`LowestScoreRule`'s
 #: tie rules and fixed member, a given map, or every member (mutual).
 MODE_CODES = {

@@ -9,10 +9,7 @@ from bikd_mm.core import (
     per_image_mean,
     select_teachers,
 )
-from bikd_mm.core.ce_masked_kl import KERNELS
-from bikd_mm.core.ce_masked_kl_triton_n import (
-    MAX_MEMBERS as MAX_TRITON_MEMBERS,
-)
+from bikd_mm.core.ce_masked_kl import KERNELS, MAX_TRITON_MEMBERS
 from bikd_mm.models.base_bikd_model import BaseBiKDModel
 from bikd_mm.models.losses.bce_dice_loss import BCEDiceLoss
 from bikd_mm.models.segmentors.member_adapters import build_adapter
