@@ -9,9 +9,9 @@ three times from one initial state and trains each copy ``--steps`` steps
 GradScaler of the first member scales the one backward pass for all) and
 ``AmpOptimWrapper(dtype='bfloat16')``. Reports the loss curves, the
 largest relative difference to fp32 per precision, and for the scaler
-(growing after 10 clean steps): its scale at the end (it must have been
-updated: grown or backed off),
-that no other member's scaler was used, and that every optimizer was
+(growing after 10 clean steps in a run of 50): its scale at the end (it
+must have been updated: grown or backed off), that no other member's
+scaler was used, and that every optimizer was
 unscaled exactly once per step. Exits non-zero if a check fails.
 
 On CPU only fp32 and bf16 run (the AMP wrappers get a CPU GradScaler).
@@ -51,15 +51,22 @@ from bikd_mm.engine.optimizers.member_step import run_train_step  # noqa: E402
 
 #: Largest relative difference of a step's loss to fp32.
 TOLERANCE = {'fp16': 0.05, 'bf16': 0.1}
-#: The dynamic GradScaler, growing after 10 steps without an overflow (the
-#: default 2000) so that its update shows within the run.
-LOSS_SCALE = dict(init_scale=2.0**16, growth_interval=10)
+#: The dynamic GradScaler's first scale; it grows after
+#: :func:`growth_interval` steps without an overflow (the default 2000) so
+#: that its update shows within the run.
+INIT_SCALE = 2.0**16
+
+
+def growth_interval(steps: int) -> int:
+    """10 for runs of 50 steps, fewer for shorter runs (5 growths)."""
+    return max(1, min(10, steps // 5))
 
 
 def train(model, precision, data, steps, lr, device) -> dict:
+    scale = dict(init_scale=INIT_SCALE, growth_interval=growth_interval(steps))
     optim = OptimWrapperDict(
         **{
-            n: wrapper(m.parameters(), precision, device, LOSS_SCALE)
+            n: wrapper(m.parameters(), precision, device, scale)
             for n, m in model.members.items()
         }
     )
@@ -171,7 +178,7 @@ def main() -> None:
             loss_ok=ok,
             scale_start=scales[0],
             scale_end=scales[-1],
-            scale_updated=scales[-1] != LOSS_SCALE['init_scale'],
+            scale_updated=scales[-1] != INIT_SCALE,
             unscaled_once=curve['unscaled_by_lead_per_step'] == [1.0],
             other_scalers_unused=curve['unscales_by_other_scalers'] == 0,
             optimizers_unscaled=curve['optimizers_unscaled'],
