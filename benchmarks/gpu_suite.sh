@@ -9,7 +9,9 @@
 #   3. step_seg_pair    UPerNet-R50 + Swin-T pair step / sum of singles,
 #                       fp32, fp16 AMP, bf16, with peak memory
 #   4. step_cls_pair    ViT-B + DeiT-T at 224, batch 64, the same
-#   5. step_sal_pair    the saliency pair (TMFI Swin-S + ViNet S3D)
+#   5. step_sal_pair    the saliency pair: the published models (TMFI-Net +
+#                       ViNet-A, 32 frames) where the checkout has their
+#                       config, else TMFI Swin-S + ViNet S3D (16 frames)
 #   6. amp_correctness  50 steps fp16 AMP and bf16 against fp32, the shared
 #                       GradScaler
 #   7. ddp              tools/dist_train.sh, 2 processes on the one GPU
@@ -55,6 +57,12 @@ if [[ $DEVICE == cuda ]]; then
     SEG_TRIPLE=${SEG_TRIPLE:-configs/bikd/seg_triple_r50_r101_swin.py}
     M2F_PAIR=${M2F_PAIR:-configs/bikd/seg_pair_m2f_r50_swin-t.py}
     CLS_PAIR=${CLS_PAIR:-configs/bikd/cls_pair_vit-b_vit-t.py}
+    # The published saliency models' pair where this checkout has it.
+    published=configs/bikd/sal_pair_tmfi-net_vinet-a_dhf1k.py
+    if [[ -f $published ]]; then
+        SAL_PAIR=${SAL_PAIR:-$published}
+        SAL_FRAMES=${SAL_FRAMES:-32}
+    fi
     SAL_PAIR=${SAL_PAIR:-configs/bikd/sal_pair_tmfi_vinet_dhf1k.py}
     read -r -a PAIR <<< "${CONFIGS:-$R50 $SWIN}"
     CLS=(--batch "${CLS_BATCH:-64}" --size 224)
