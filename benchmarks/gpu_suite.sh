@@ -62,6 +62,7 @@ if [[ $DEVICE == cuda ]]; then
     if [[ -f $published ]]; then
         SAL_PAIR=${SAL_PAIR:-$published}
         SAL_FRAMES=${SAL_FRAMES:-32}
+        SAL_BATCH=${SAL_BATCH:-1}
     fi
     SAL_PAIR=${SAL_PAIR:-configs/bikd/sal_pair_tmfi_vinet_dhf1k.py}
     read -r -a PAIR <<< "${CONFIGS:-$R50 $SWIN}"
@@ -160,8 +161,8 @@ step=(benchmarks/pair_step.py --device "$DEVICE" --iters "$STEP_ITERS"
 bench step_seg_pair 35 "${step[@]}" --config "$SEG_PAIR" --batch 4 \
     --size "$SIZE"
 bench step_cls_pair 35 "${step[@]}" --config "$CLS_PAIR" "${CLS[@]}"
-bench step_sal_pair 35 "${step[@]}" --config "$SAL_PAIR" "${SAL[@]}" \
-    --warmup 1
+bench step_sal_pair 40 "${step[@]}" --config "$SAL_PAIR" "${SAL[@]}" \
+    --warmup 1 --iters $(( STEP_ITERS < 3 ? STEP_ITERS : 3 ))
 bench amp_correctness 35 benchmarks/amp_correctness.py --device "$DEVICE" \
     --config "$SEG_PAIR" --precision "${PRECISION[@]}" "${AMP[@]}"
 bench ddp 60 benchmarks/ddp_check.py --device "$DEVICE" \
