@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: setup demo demo-seg demo-cls demo-sal test lint format clean
+.PHONY: setup demo demo-seg demo-cls demo-sal test test-pythons lint format clean
 
 setup:
 	bash tools/setup_env.sh $(VENV)
@@ -27,6 +27,10 @@ test: setup
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m pytest tests $(PYTEST_ARGS)
+
+# bikd_mm.core's tests under Python 3.10 and 3.12 (tools/test_pythons.sh).
+test-pythons: setup
+	bash tools/test_pythons.sh
 
 lint: setup
 	$(PY) -m ruff check .

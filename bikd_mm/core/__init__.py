@@ -19,8 +19,10 @@ Building blocks:
   of a mask-classification model (Mask2Former).
 - :func:`ce_and_masked_kl_terms`: per-element CE, teacher selection and
   masked KL of dense members in one pass over their logits, keeping only
-  the logits for the backward pass; for a pair with a per-element rule
-  also as fused Triton kernels (:mod:`.ce_masked_kl_triton`).
+  the logits for the backward pass, any selection and mutual learning;
+  ``kernel=`` picks chunked PyTorch or fused Triton kernels (a pair with a
+  per-element rule: :mod:`.ce_masked_kl_triton`; 2 to 4 members, any
+  selection: :mod:`.ce_masked_kl_triton_n`).
 - :func:`mutual_kl_terms`: every member distilling into every other on
   every element (Deep Mutual Learning), the unmasked baseline.
 

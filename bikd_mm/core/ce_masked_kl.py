@@ -50,6 +50,8 @@ from .kl_sums import (
 from .masked_kl import check_kl_options, scale_terms
 
 KERNELS = ('torch', 'triton', 'auto')
+#: Most members the Triton kernels take (:mod:`.ce_masked_kl_triton_n`).
+MAX_TRITON_MEMBERS = 4
 
 #: Values per member in one chunk: each chunk-sized temporary is 32 MiB in
 #: float32, a handful of them live at once.
@@ -96,6 +98,14 @@ class _CEAndMaskedKL(torch.autograd.Function):
             taught = (chosen >= 0) & (chosen < num) & valid
             return torch.where(taught, chosen, -1)
 
+        mutual = opts['mutual']
+
+        def add_sums(lps, elem):
+            if mutual:
+                _mutual_sums(lps, valid[elem], sums, class_dim)
+            else:
+                chunk_direction_sums(lps, teacher[elem], sums, class_dim)
+
         # Pass 1: CE (and top-1) of every member; with an element-wise
         # selection also the teachers and the KL, from the same
         # log-probabilities.
@@ -117,26 +127,25 @@ class _CEAndMaskedKL(torch.autograd.Function):
                 ce_chunk.masked_fill_(~valid[elem], 0)
                 teacher[elem] = teachers(ce_chunk, valid[elem])
                 if one_pass:
-                    chunk_direction_sums(lps, teacher[elem], sums, class_dim)
+                    add_sums(lps, elem)
         ce.neg_().masked_fill_(~valid, 0)
         if not opts['per_element']:
             teacher = teachers(ce, valid)
         if not one_pass:
             # Pass 2: the KL from recomputed log-probabilities.
             for index in chunks:
-                chunk_direction_sums(
+                add_sums(
                     [
                         _log_probs(z[index].to(dtype), class_dim, temp)
                         for z in logits
                     ],
-                    teacher[element_index(index, class_dim)],
-                    sums,
-                    class_dim,
+                    element_index(index, class_dim),
                 )
         ctx.chunks = chunks
         ctx.class_dim = class_dim
         ctx.temperature = temp
         ctx.detach_teacher = opts['detach_teacher']
+        ctx.mutual = mutual
         ctx.save_for_backward(target, valid, teacher, *logits)
         ctx.mark_non_differentiable(
             teacher, *[p for p in preds if p is not None]
@@ -172,9 +181,10 @@ class _CEAndMaskedKL(torch.autograd.Function):
                 else torch.empty_like(zs[0])
                 for g in grads
             ]
-            chunk_log_prob_grads(
+            _chunk_grads(
                 lps_t,
                 teacher[elem],
+                valid[elem] if ctx.mutual else None,
                 weights,
                 outs,
                 class_dim,
@@ -198,6 +208,60 @@ class _CEAndMaskedKL(torch.autograd.Function):
         return (*none, *grads)
 
 
+def _mutual_sums(lps: list, valid: Tensor, sums: Tensor, class_dim: int):
+    """Add one chunk's ``KL(p_t || p_s)`` sums over its valid elements for
+    every direction (every member teaches everywhere)."""
+    for t, lp_t in enumerate(lps):
+        p_t = lp_t.exp()
+        for s, lp_s in enumerate(lps):
+            if s != t:
+                kl = (p_t * (lp_t - lp_s)).sum(class_dim)
+                sums[t, s] += torch.where(valid, kl, 0).sum(
+                    dtype=torch.float64
+                )
+
+
+def _mutual_grads(lps, valid, weights, outs, class_dim, detach_teacher):
+    """One chunk's gradient of the weighted mutual sums with respect to
+    every member's log-probabilities: as a student ``-sum_t g_tm p_t``, as
+    a teacher ``p_m (W_m (lp_m + 1) - sum_s g_ms lp_s)`` with ``W_m =
+    sum_s g_ms``; zero on invalid elements."""
+    num = len(lps)
+    w = weights.view(num, num)
+    probs = [lp.exp() for lp in lps]
+    keep = valid.unsqueeze(class_dim)
+    for m, out in enumerate(outs):
+        if out is None:
+            continue
+        out.zero_()
+        for t in range(num):
+            if t != m:
+                out.sub_(probs[t] * w[t, m])
+        if not detach_teacher:
+            own = lps[m] + 1
+            own.mul_(w[m].sum() - w[m, m])
+            for s in range(num):
+                if s != m:
+                    own.sub_(lps[s] * w[m, s])
+            out.add_(own.mul_(probs[m]))
+        out.masked_fill_(~keep, 0)
+
+
+def _chunk_grads(
+    lps, t_idx, mutual_valid, weights, outs, class_dim, detach_teacher
+) -> None:
+    """:func:`chunk_log_prob_grads`, or with ``mutual_valid`` (every member
+    teaching every valid element) :func:`_mutual_grads`."""
+    if mutual_valid is None:
+        chunk_log_prob_grads(
+            lps, t_idx, weights, outs, class_dim, detach_teacher
+        )
+    else:
+        _mutual_grads(
+            lps, mutual_valid, weights, outs, class_dim, detach_teacher
+        )
+
+
 def ce_and_masked_kl_terms(
     logits: list[Tensor],
     labels: Tensor,
@@ -211,6 +275,7 @@ def ce_and_masked_kl_terms(
     predict: bool | Sequence[bool] = True,
     chunk_elements: int = DEFAULT_FUSED_CHUNK_ELEMENTS,
     kernel: str = 'torch',
+    mutual: bool = False,
 ) -> tuple[Tensor, Tensor, Tensor, list]:
     """Per-element CE, teachers, masked KL terms and predictions.
 
@@ -222,6 +287,9 @@ def ce_and_masked_kl_terms(
         teacher = select(ce.detach())     # then -1 where label is ignored
         terms = masked_kl_terms(logits, teacher, class_dim,
                                 valid=labels != ignore_index, ...)
+
+    and with ``mutual=True`` row ``t`` of the terms is that of ``t``
+    teaching every valid element (:func:`mutual_kl_terms`).
 
     Args:
         logits (list[Tensor]): ``N >= 2`` members' logits of one shape.
@@ -252,14 +320,28 @@ def ce_and_masked_kl_terms(
             top-1 class per element (one bool for all). Defaults to True.
         chunk_elements (int): Largest number of values per member that one
             chunk touches (PyTorch path).
-        kernel (str): ``'torch'`` (chunked PyTorch, any case),
-            ``'triton'`` (the kernels of
-            :mod:`~bikd_mm.core.ce_masked_kl_triton`: two members, class
-            dimension 1, ``per_element`` with a
-            :class:`~bikd_mm.core.selection.LowestScoreRule` as
-            ``select``; on CPU tensors they run in Triton's slow
-            interpreter) or ``'auto'`` (Triton for CUDA tensors it
-            supports, else PyTorch). Defaults to ``'torch'``.
+        kernel (str): How it is computed; every choice gives the same
+            values and gradients (up to rounding):
+
+            - ``'torch'``: chunked PyTorch, any case.
+            - ``'triton'``: fused Triton kernels (class dimension 1, at
+              most 1024 classes, float32/16 or bfloat16; on CPU tensors
+              they run in Triton's slow interpreter): for two members
+              with a :class:`~bikd_mm.core.selection.LowestScoreRule`
+              and ``per_element``, the pair kernels of
+              :mod:`~bikd_mm.core.ce_masked_kl_triton`; otherwise, for 2
+              to 4 members and any ``select`` or ``mutual``, those of
+              :mod:`~bikd_mm.core.ce_masked_kl_triton_n`. An error where
+              neither applies.
+            - ``'auto'``: ``'triton'`` for CUDA tensors it takes, else
+              ``'torch'``.
+
+            Defaults to ``'torch'``.
+        mutual (bool): Every member teaches every other on every valid
+            element (Deep Mutual Learning): the terms are the KL of every
+            direction, ``'masked'`` normalises like ``'all'``, and
+            ``teacher`` is still ``select``'s (for the record only).
+            Defaults to False.
 
     Returns:
         tuple: ``ce`` ``[N, *E]`` (differentiable), ``terms`` ``[N, N]``
@@ -298,32 +380,52 @@ def ce_and_masked_kl_terms(
         temperature=float(temperature),
         detach_teacher=detach_teacher,
         chunk_elements=chunk_elements,
+        mutual=bool(mutual),
     )
-    if _use_triton(kernel, members, opts):
-        from .ce_masked_kl_triton import pair_ce_and_masked_kl
-
-        ce, sums, teacher, *preds = pair_ce_and_masked_kl(
-            members, labels.long(), opts
-        )
-        preds = [p if want else None for p, want in zip(preds, predict)]
-    else:
+    path = implementation(kernel, members, opts)
+    if path == 'torch':
         ce, sums, teacher, *preds = _CEAndMaskedKL.apply(
             labels.long(), opts, *members
         )
+    else:
+        if path == 'triton_pair':
+            from .ce_masked_kl_triton import pair_ce_and_masked_kl as run
+        else:
+            from .ce_masked_kl_triton_n import ce_and_masked_kl_n as run
+        ce, sums, teacher, *preds = run(members, labels.long(), opts)
+        preds = [p if want else None for p, want in zip(preds, predict)]
     valid = None if ignore_index is None else labels != ignore_index
-    terms = scale_terms(sums, temperature, normalize, valid, teacher >= 0)
+    taught = teacher >= 0
+    if mutual:
+        taught = torch.ones_like(teacher, dtype=torch.bool)
+        if valid is not None:
+            taught = valid
+    terms = scale_terms(sums, temperature, normalize, valid, taught)
     return ce, terms, teacher, preds
 
 
-def _use_triton(kernel: str, members: list, opts: dict) -> bool:
-    """Whether ``kernel`` means the Triton kernels for this call."""
-    if kernel == 'torch' or (kernel == 'auto' and not members[0].is_cuda):
-        return False
-    from .ce_masked_kl_triton import unsupported_reason
+def implementation(kernel: str, members: list, opts: dict) -> str:
+    """Which implementation ``kernel`` means for this call: ``'torch'``,
+    ``'triton_pair'`` or ``'triton_n'``.
 
-    reason = unsupported_reason(
-        members, opts['class_dim'], opts['per_element'], opts['select']
-    )
-    if kernel == 'triton' and reason is not None:
+    Raises:
+        ValueError: If ``kernel='triton'`` and no Triton kernel takes the
+            call (the message says why).
+    """
+    if kernel == 'torch' or (kernel == 'auto' and not members[0].is_cuda):
+        return 'torch'
+    from . import ce_masked_kl_triton as pair
+    from . import ce_masked_kl_triton_n as multi
+
+    if not opts['mutual']:
+        reason = pair.unsupported_reason(
+            members, opts['class_dim'], opts['per_element'], opts['select']
+        )
+        if reason is None:
+            return 'triton_pair'
+    reason = multi.unsupported_reason(members, opts['class_dim'])
+    if reason is None:
+        return 'triton_n'
+    if kernel == 'triton':
         raise ValueError(f"kernel='triton' cannot run this call: {reason}")
-    return reason is None
+    return 'torch'

@@ -68,7 +68,7 @@ RULE_CODES = {'first': 0, 'last': 1, 'none': 2, 'fixed': 3}
 def unsupported_reason(
     logits: list, class_dim: int, per_element: bool, rule
 ) -> str | None:
-    """Why the Triton kernels cannot compute this call (None if they can).
+    """Why the pair kernels cannot compute this call (None if they can).
 
     Args:
         logits (list[Tensor]): The members' logits.
@@ -80,8 +80,6 @@ def unsupported_reason(
     Returns:
         str | None: The reason, or None.
     """
-    if triton is None:
-        return 'Triton is not installed'
     if len(logits) != 2:
         return f'it takes two members, got {len(logits)}'
     if not per_element or not isinstance(rule, LowestScoreRule):
@@ -89,17 +87,30 @@ def unsupported_reason(
             'it decides the teacher per element by the lowest '
             'cross-entropy or a fixed member (LowestScoreRule) only'
         )
+    return tensor_reason(logits, class_dim)
+
+
+def tensor_reason(logits: list, class_dim: int) -> str | None:
+    """Why no Triton kernel of bikd_mm takes these logits (None if they
+    can): Triton, layout, dtype, class count and device."""
+    if triton is None:
+        return 'Triton is not installed'
     if class_dim != 1 or logits[0].dim() < 2:
         return f'it takes class dimension 1, got {class_dim}'
+    dtypes = {z.dtype for z in logits}
     if logits[0].dtype not in (torch.float32, torch.float16, torch.bfloat16):
         return f'it takes float32/16 and bfloat16, got {logits[0].dtype}'
-    if logits[0].dtype != logits[1].dtype:
-        return 'both members must have one dtype'
+    if len(dtypes) > 1:
+        return 'all members must have one dtype'
     if triton.next_power_of_2(logits[0].shape[1]) > MAX_CLASSES:
         return (
             f'{logits[0].shape[1]} classes do not fit one tile '
             f'(at most {MAX_CLASSES})'
         )
+    devices = {z.device for z in logits}
+    if len(devices) > 1:
+        names = sorted(map(str, devices))
+        return f'all members must be on one device, got {names}'
     device = logits[0].device.type
     if device not in ('cuda', 'cpu'):
         return f'no Triton kernels on {device}'

@@ -1,4 +1,5 @@
-"""Compatibility of the pinned OpenMMLab stack with current PyTorch.
+"""Compatibility of the pinned OpenMMLab stack with current PyTorch, and
+the ``bikd_mm::`` config scope.
 
 Every fix that the pinned stack (mmengine 0.10.7, mmcv 2.1.0, mmseg 1.2.2,
 mmpretrain 1.2.0) needs on torch 2.14 lives here, is applied once by
@@ -31,7 +32,20 @@ mmpretrain 1.2.0) needs on torch 2.14 lives here, is applied once by
    on a machine without a GPU, so a gloo run (CPU clusters, CI) cannot
    start. Without CUDA, the process group is initialised without selecting
    a device; with CUDA, mmengine's own function runs unchanged.
+4. The ``bikd_mm::`` config scope. mmengine resolves ``pkg::path`` in
+   ``_base_`` lists only for the packages of its ``MODULE2PACKAGE``
+   table, under ``<package>/.mim/configs``. ``bikd_mm`` is added to the
+   table, and its package directory is the imported module's: mmengine's
+   ``get_installed_path`` looks beside the distribution's metadata, which
+   for an editable install (PEP 660) is site-packages, not the source
+   tree. Other packages resolve unchanged.
+   A config that names ``bikd_mm::`` needs bikd_mm imported before it is
+   parsed (the bikd_mm tools do that; ``custom_imports`` is read later).
+   Its tests are in ``tests/packaging/test_config_scope.py`` (the editable
+   install) and ``tests/packaging/test_wheel.py`` (the wheel).
 """
+
+import os.path as osp
 
 import numpy as np
 import torch
@@ -124,6 +138,35 @@ def _cpu_aware_init_dist_pytorch(original):
     return init
 
 
+def _bikd_aware_installed_path(original):
+    def installed_path(package: str) -> str:
+        if package == 'bikd_mm':
+            import bikd_mm
+
+            return osp.dirname(osp.abspath(bikd_mm.__file__))
+        return original(package)
+
+    installed_path.__wrapped__ = original
+    return installed_path
+
+
+def register_config_scope() -> None:
+    """Make ``bikd_mm::<path under configs>`` resolve in mmengine configs."""
+    import mmengine.config.config as config_module
+    import mmengine.config.utils as config_utils
+    import mmengine.utils as mmengine_utils
+    import mmengine.utils.package_utils as package_utils
+
+    config_utils.MODULE2PACKAGE.setdefault('bikd_mm', 'bikd_mm')
+    original = package_utils.get_installed_path
+    if hasattr(original, '__wrapped__'):
+        return
+    patched = _bikd_aware_installed_path(original)
+    # Each module holds its own reference to the function.
+    for module in (package_utils, mmengine_utils, config_module):
+        module.get_installed_path = patched
+
+
 _applied = False
 
 
@@ -140,4 +183,5 @@ def apply_compat() -> None:
         dist_utils._init_dist_pytorch
     )
     torch.serialization.add_safe_globals(checkpoint_safe_globals())
+    register_config_scope()
     _applied = True

@@ -13,6 +13,7 @@ import torch
 
 from bikd_mm.core import ce_and_masked_kl_terms
 from bikd_mm.core import ce_masked_kl_triton as kernels
+from bikd_mm.core.ce_masked_kl import implementation
 from bikd_mm.core.selection import LowestScoreRule
 
 from .test_core_ce_masked_kl import IGNORE, check_against_direct, labels_for
@@ -214,6 +215,9 @@ def test_auto_takes_the_torch_path_on_cpu(monkeypatch):
     ],
 )
 def test_triton_refuses_what_it_cannot_compute(case, match):
+    """The pair kernels say why they do not apply; three members and other
+    selections go to the N-member kernels, other layouts and dtypes to
+    none (an error with kernel='triton')."""
     logits = make_logits((2, 4, 3, 3), seed=12)
     labels = labels_for((2, 3, 3), 4, seed=12)
     kwargs = dict(per_element=True, kernel='triton')
@@ -229,6 +233,20 @@ def test_triton_refuses_what_it_cannot_compute(case, match):
         kwargs['class_dim'] = 3
     else:
         logits = [z.detach().double() for z in logits]
+    class_dim = kwargs.get('class_dim', 1)
+    reason = kernels.unsupported_reason(
+        logits, class_dim, kwargs['per_element'], rule
+    )
+    assert match in reason
+    opts = dict(
+        select=rule,
+        per_element=kwargs['per_element'],
+        class_dim=class_dim,
+        mutual=False,
+    )
+    if case in ('three', 'callable', 'per_image'):
+        assert implementation('triton', logits, opts) == 'triton_n'
+        return
     with pytest.raises(ValueError, match=match):
         ce_and_masked_kl_terms(logits, labels, rule, **kwargs)
 
@@ -252,9 +270,10 @@ def test_rule_checks_its_arguments():
 
 
 def test_kernels_compile_for_a_gpu():
-    """Every branch of both kernels compiles to an sm_90 binary (Triton's
-    compiler and ptxas run without a GPU); the interpreter alone would not
-    catch what only the compiler checks (types, layouts)."""
+    """Every branch of the pair and N-member kernels compiles to an sm_90
+    binary (Triton's compiler and ptxas run without a GPU); the
+    interpreter alone would not catch what only the compiler checks
+    (types, layouts)."""
     root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
     env = {k: v for k, v in os.environ.items() if k != 'TRITON_INTERPRET'}
     env.update(PYTHONPATH=root, OMP_NUM_THREADS='1')
@@ -270,6 +289,7 @@ def test_kernels_compile_for_a_gpu():
     )
     assert out.returncode == 0, out.stderr[-4000:]
     assert 'compiled 23 variants for sm_90' in out.stdout
+    assert 'compiled 26 N-member variants for sm_90' in out.stdout
 
 
 @pytest.mark.parametrize('which', ['forward', 'backward'])

@@ -360,30 +360,48 @@ def test_kd_at_label_resolution_saves_what_the_stock_loss_saves():
     assert _label_size_saved(with_kd, logits, shape) == 2
 
 
+THREE = [member('cnn'), member('swin'), member('cnn2', 'cnn')]
+
+
 @pytest.mark.parametrize(
-    'options',
+    'members, options, path',
     [
-        dict(kd_resolution='labels'),
-        dict(kd_resolution='logits', temperature=2.0),
-        dict(kd_resolution='labels', fixed_teacher='swin'),
+        (None, dict(kd_resolution='labels'), 'pair'),
+        (None, dict(kd_resolution='logits', temperature=2.0), 'pair'),
+        (None, dict(kd_resolution='labels', fixed_teacher='swin'), 'pair'),
+        (None, dict(granularity='image'), 'n'),
+        (None, dict(selection_loss='bce_dice'), 'n'),
+        (None, dict(selection='all', detach_teacher=True), 'n'),
+        (THREE, dict(kd_resolution='labels'), 'n'),
+        (THREE, dict(granularity='image', temperature=2.0), 'n'),
     ],
 )
-def test_triton_kernel_gives_the_torch_losses(options, monkeypatch):
+def test_triton_kernel_gives_the_torch_losses(
+    members, options, path, monkeypatch
+):
     """kd_kernel='triton' (Triton's interpreter on CPU) gives the losses,
-    accuracies, teach shares and gradients of the PyTorch path."""
+    accuracies, teach shares and gradients of the PyTorch path: the pair
+    kernels for two members with a per-pixel rule, the N-member kernels
+    for per-image, BCE + Dice and mutual selection and three members."""
     import bikd_mm.core.ce_masked_kl_triton as kernels
+    import bikd_mm.core.ce_masked_kl_triton_n as n_kernels
 
     calls = []
-    run = kernels.pair_ce_and_masked_kl
+    module, name = (
+        (kernels, 'pair_ce_and_masked_kl')
+        if path == 'pair'
+        else (n_kernels, 'ce_and_masked_kl_n')
+    )
+    run = getattr(module, name)
 
     def counted(*args):
         calls.append(1)
         return run(*args)
 
-    monkeypatch.setattr(kernels, 'pair_ce_and_masked_kl', counted)
+    monkeypatch.setattr(module, name, counted)
     torch.manual_seed(0)
-    fused = build_pair(kd_kernel='triton', **options)
-    plain = build_pair(kd_kernel='torch', **options)
+    fused = build_pair(copy.deepcopy(members), kd_kernel='triton', **options)
+    plain = build_pair(copy.deepcopy(members), kd_kernel='torch', **options)
     plain.load_state_dict(fused.state_dict())
     fused.eval()
     plain.eval()
@@ -410,14 +428,12 @@ def test_triton_kernel_gives_the_torch_losses(options, monkeypatch):
 @pytest.mark.parametrize(
     'members, options, match',
     [
-        (3, dict(), 'two members'),
-        (2, dict(selection='all'), "selection='best'"),
-        (2, dict(granularity='image'), "granularity='image'"),
+        (5, dict(), '2 to 4 members'),
         (2, dict(kd_kernel='cuda'), 'kd_kernel must be one of'),
     ],
 )
 def test_kd_kernel_is_checked_when_built(members, options, match):
-    names = [member('a', 'cnn'), member('b', 'swin'), member('c', 'cnn')]
+    names = [member(f'm{i}', 'cnn') for i in range(5)]
     options.setdefault('kd_kernel', 'triton')
     with pytest.raises(ValueError, match=match):
         build_pair(names[:members], **options)

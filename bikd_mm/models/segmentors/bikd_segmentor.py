@@ -7,10 +7,9 @@ from bikd_mm.core import (
     LowestScoreRule,
     ce_and_masked_kl_terms,
     per_image_mean,
-    pixel_cross_entropy,
     select_teachers,
 )
-from bikd_mm.core.ce_masked_kl import KERNELS
+from bikd_mm.core.ce_masked_kl import KERNELS, MAX_TRITON_MEMBERS
 from bikd_mm.core.masked_kl import NORMALIZE_MODES
 from bikd_mm.core.selection import TIE_MODES
 from bikd_mm.models.base_bikd_model import SELECTIONS, BaseBiKDModel
@@ -100,12 +99,11 @@ class BiKDSegmentor(BaseBiKDModel):
         fixed_teacher (str, optional): Name of a member that teaches every
             valid pixel and is frozen (one-way distillation from a fixed
             teacher). Defaults to None.
-        kd_kernel (str): How the CE, per-pixel teachers and KL of
-            ``selection='best'`` are computed: ``'torch'`` (chunked
-            PyTorch, every case), ``'triton'`` (fused Triton kernels: two
-            members, teacher per pixel by the lowest CE or
-            ``fixed_teacher``; an error otherwise) or ``'auto'`` (the
-            kernels where they apply to CUDA logits, else PyTorch). See
+        kd_kernel (str): How the CE, teachers and KL are computed:
+            ``'torch'`` (chunked PyTorch, every case), ``'triton'``
+            (fused Triton kernels: 2 to 4 members, every selection; an
+            error otherwise) or ``'auto'`` (the kernels where they apply
+            to CUDA logits, else PyTorch). See
             :func:`bikd_mm.core.ce_and_masked_kl_terms`. Defaults to
             ``'auto'``.
         sync_free_accuracy (bool): Members' decode and auxiliary heads log
@@ -206,21 +204,11 @@ class BiKDSegmentor(BaseBiKDModel):
 
     def _check_kd_kernel(self) -> None:
         """``kd_kernel='triton'`` only where the kernels apply."""
-        if self.kd_kernel != 'triton':
-            return
         num = len(self.member_names)
-        if num != 2 or self.selection != 'best':
+        if self.kd_kernel == 'triton' and num > MAX_TRITON_MEMBERS:
             raise ValueError(
-                "kd_kernel='triton' takes two members with "
-                f"selection='best'; got {num} members, selection="
-                f"{self.selection!r} (use kd_kernel='auto' or 'torch')"
-            )
-        if not self._selects_per_pixel():
-            raise ValueError(
-                "kd_kernel='triton' needs the teacher per pixel by the CE "
-                "(granularity='pixel', selection_loss='ce') or a "
-                f'fixed_teacher; got granularity={self.granularity!r}, '
-                f'selection_loss={self.selection_loss!r}'
+                f"kd_kernel='triton' takes 2 to {MAX_TRITON_MEMBERS} "
+                f"members, got {num} (use kd_kernel='auto' or 'torch')"
             )
 
     def _check_selection_loss(self) -> None:
@@ -369,12 +357,7 @@ class BiKDSegmentor(BaseBiKDModel):
             return self._select(ce, aligned, labels, image_task_loss)
 
         predict = [self.record_kd_maps or n in shared for n in names]
-        transfer = (
-            self._best_teacher_terms
-            if self.selection == 'best'
-            else self._mutual_terms
-        )
-        ce, terms, teacher, preds, shares = transfer(
+        ce, terms, teacher, preds, shares = self._best_teacher_terms(
             class_logits, labels, select, predict, shared
         )
         out = self._direction_losses(terms, self.kd_weight)
@@ -403,8 +386,10 @@ class BiKDSegmentor(BaseBiKDModel):
         self, class_logits, labels, select, predict, shared
     ) -> tuple:
         """Bi-KD (and one-way KD): the best member teaches per pixel or
-        image. One chunked pass over the logits gives every member's CE,
-        the teachers and the KL; only the logits are kept for backward.
+        image; with ``selection='all'`` (Deep Mutual Learning) every member
+        teaches every other on every valid pixel. One pass over the logits
+        gives every member's CE, the teachers and the KL; only the logits
+        are kept for backward.
 
         Returns:
             tuple: Per-pixel CE ``[N, B, H, W]``, KD terms ``[N, N]``,
@@ -412,6 +397,7 @@ class BiKDSegmentor(BaseBiKDModel):
             where not in ``predict``) and teach shares.
         """
         per_element = self._selects_per_pixel()
+        mutual = self.selection == 'all'
         ce, terms, teacher, preds = ce_and_masked_kl_terms(
             class_logits,
             labels,
@@ -420,41 +406,24 @@ class BiKDSegmentor(BaseBiKDModel):
             per_element=per_element,
             predict=predict,
             kernel=self.kd_kernel,
+            mutual=mutual,
             **self._kl_options(),
         )
-        num_valid = (labels != self.ignore_index).sum().clamp(min=1)
+        valid = labels != self.ignore_index
+        num_valid = valid.sum().clamp(min=1)
+        if mutual:
+            share = valid.sum().float() / num_valid
+            return (
+                ce,
+                terms,
+                teacher,
+                preds,
+                {name: share for name in self.member_names},
+            )
         shares = {
             name: (teacher == t).sum().float() / num_valid
             for t, name in enumerate(self.member_names)
         }
-        return ce, terms, teacher, preds, shares
-
-    def _mutual_terms(
-        self, class_logits, labels, select, predict, shared
-    ) -> tuple:
-        """Deep Mutual Learning (``selection='all'``): every member teaches
-        every other on every valid pixel. Same returns as
-        :meth:`_best_teacher_terms`."""
-        names = self.member_names
-        log_probs = [z.log_softmax(1) for z in class_logits]
-        ce = torch.stack(
-            [
-                self._pixel_ce(lp, labels, keep_grad=name in shared)
-                for name, lp in zip(names, log_probs)
-            ]
-        )
-        with torch.no_grad():
-            teacher = select(ce.detach())
-            preds = [
-                z.max(1).indices if p else None
-                for z, p in zip(class_logits, predict)
-            ]
-        terms, shares = self._transfer_terms(
-            log_probs,
-            teacher,
-            labels != self.ignore_index,
-            **self._kl_options(),
-        )
         return ce, terms, teacher, preds, shares
 
     def _selects_per_pixel(self) -> bool:
@@ -514,18 +483,6 @@ class BiKDSegmentor(BaseBiKDModel):
         if self.adapters[name].binary:
             return torch.cat([torch.zeros_like(logits), logits], dim=1)
         return logits
-
-    def _pixel_ce(
-        self, log_probs: Tensor, labels: Tensor, keep_grad: bool
-    ) -> Tensor:
-        """Per-pixel CE; with a graph only where a loss is built on it."""
-        with torch.set_grad_enabled(keep_grad and torch.is_grad_enabled()):
-            return pixel_cross_entropy(
-                log_probs,
-                labels,
-                ignore_index=self.ignore_index,
-                from_log_probs=True,
-            )
 
     def _selection_scores(
         self, aligned: list, ce: Tensor, labels: Tensor
