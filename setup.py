@@ -62,6 +62,8 @@ setup(
     extras_require={
         'mmdet': mmdet,
         'mask2former': mmdet,
+        # timm and Hugging Face classifiers as BiKDClassifier members.
+        'timm': read_requirements('optional'),
         'tests': read_requirements('tests'),
     },
     entry_points={

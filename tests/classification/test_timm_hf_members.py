@@ -6,8 +6,9 @@ pair config. Models are built without weights (nothing is downloaded)."""
 import copy
 import os.path as osp
 
-import pytest
+import timm
 import torch
+import transformers
 from mmengine.config import Config
 from mmpretrain.registry import MODELS
 
@@ -17,11 +18,6 @@ from bikd_mm.utils.export import export_member
 
 from .cls_fixtures import REPO, fake_batch
 from .test_bikd_classifier import reference_kd
-
-timm = pytest.importorskip('timm', reason='optional extra: pip install timm')
-transformers = pytest.importorskip(
-    'transformers', reason='optional extra: pip install transformers'
-)
 
 PAIR = osp.join(REPO, 'configs/bikd/cls_pair_coat-lite-mini_pit-xs.py')
 PRE = dict(num_classes=10, mean=[127.5] * 3, std=[64.0] * 3, to_rgb=True)

@@ -23,10 +23,7 @@ from bikd_mm.engine.runner.checkpoint_files import (
     partial_name,
     remove_partial_checkpoints,
 )
-from bikd_mm.engine.runner.config_checks import (
-    check_member_optim_wrappers,
-    check_runner_options,
-)
+from bikd_mm.engine.runner.config_checks import check_runner_options
 from bikd_mm.engine.runner.cpu_distributed import (
     revert_sync_bn_without_cuda,
     use_gloo_without_cuda,
@@ -138,7 +135,6 @@ class BiKDRunner(Runner):
             os.environ[UNSAFE_ENV] = '1'
         cfg = expand_pair_config(cfg.copy())
         if is_pair_config(cfg):
-            check_member_optim_wrappers(cfg.optim_wrapper)
             check_pair_config(cfg)
         use_gloo_without_cuda(cfg)
         checkpoint = cfg.get('default_hooks', {}).get('checkpoint')

@@ -39,6 +39,7 @@ import copy
 
 from mmengine.config import Config, ConfigDict
 
+from bikd_mm.engine.runner.config_checks import check_member_optim_wrappers
 from bikd_mm.engine.runner.lr_schedule_check import (
     ALLOW_KEY,
     allowed_members,
@@ -207,6 +208,8 @@ def expand_pair_config(cfg: Config) -> Config:
     for name, wrapper in cfg.optim_wrapper.items():
         if name != 'constructor' and isinstance(wrapper, dict):
             check_paramwise_cfg(name, wrapper)
+    # Rates and clipping values, before the learning-rate curves use them.
+    check_member_optim_wrappers(cfg.optim_wrapper)
 
     if 'train_cfg' in cfg and cfg.get('train_cfg'):
         sched = cfg.get('param_scheduler')
