@@ -23,10 +23,11 @@ import argparse
 import os
 import os.path as osp
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 
 import bikd_mm  # noqa: F401  (registers bikd_mm components)
 from bikd_mm.engine.runner import is_pair_config
+from bikd_mm.tools.run_options import add_run_options, parse_run_args
 from bikd_mm.utils.config import build_runner, load_config
 
 
@@ -61,29 +62,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="test-time augmentation with the config's tta_model and "
         'tta_pipeline',
     )
-    parser.add_argument(
-        '--allow-unsafe-checkpoint',
-        action='store_true',
-        help='load checkpoints that need full unpickling (only for files '
-        'you trust)',
-    )
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override settings of the config, key=value pairs',
-    )
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher',
-    )
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_run_options(parser)
+    return parse_run_args(parser, argv)
 
 
 def keep_predictions(cfg: Config, out: str) -> None:

@@ -11,11 +11,12 @@ import logging
 import os
 import os.path as osp
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.logging import print_log
 
 import bikd_mm  # noqa: F401  (registers bikd_mm components)
 from bikd_mm.engine.runner import expand_pair_config, is_pair_config
+from bikd_mm.tools.run_options import add_run_options, parse_run_args
 from bikd_mm.utils.config import build_runner, load_config
 
 
@@ -37,29 +38,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=False,
         help='enable automatic mixed precision training',
     )
-    parser.add_argument(
-        '--allow-unsafe-checkpoint',
-        action='store_true',
-        help='load checkpoints that need full unpickling (only for files '
-        'you trust)',
-    )
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override settings of the config, key=value pairs',
-    )
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher',
-    )
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_run_options(parser)
+    return parse_run_args(parser, argv)
 
 
 def set_amp(cfg: Config) -> None:
