@@ -2,12 +2,11 @@
 
 from bikd_mm.registry import MODELS
 
-from .published import IMAGENET_MEAN, IMAGENET_STD, with_defaults
-from .video_saliency_model import VideoSaliencyModel
+from .published import IMAGENET_MEAN, IMAGENET_STD, PublishedSaliencyModel
 
 
 @MODELS.register_module()
-class TMFINet(VideoSaliencyModel):
+class TMFINet(PublishedSaliencyModel):
     """TMFI-Net: Video Swin-S backbone + :class:`TMFINetDecoder`.
 
     Built with the arguments of the released model, its ``state_dict()``
@@ -46,19 +45,3 @@ class TMFINet(VideoSaliencyModel):
         std=IMAGENET_STD,
         size=(224, 384),
     )
-
-    def __init__(
-        self,
-        backbone: dict | None = None,
-        decoder: dict | None = None,
-        data_preprocessor: dict | None = None,
-        **kwargs,
-    ) -> None:
-        super().__init__(
-            backbone=with_defaults(backbone, self.BACKBONE),
-            decoder=with_defaults(decoder, self.DECODER),
-            data_preprocessor=with_defaults(
-                data_preprocessor, self.DATA_PREPROCESSOR
-            ),
-            **kwargs,
-        )

@@ -2,12 +2,11 @@
 
 from bikd_mm.registry import MODELS
 
-from .published import with_defaults
-from .video_saliency_model import VideoSaliencyModel
+from .published import PublishedSaliencyModel
 
 
 @MODELS.register_module()
-class ViNetA(VideoSaliencyModel):
+class ViNetA(PublishedSaliencyModel):
     """ViNet-A: :class:`SlowFast` R50 + :class:`ViNetANeck` +
     :class:`ViNetADecoder` (32 groups, channel shuffle, skips).
 
@@ -41,21 +40,3 @@ class ViNetA(VideoSaliencyModel):
         std=(57.375, 57.375, 57.375),
         size=(256, 456),
     )
-
-    def __init__(
-        self,
-        backbone: dict | None = None,
-        neck: dict | None = None,
-        decoder: dict | None = None,
-        data_preprocessor: dict | None = None,
-        **kwargs,
-    ) -> None:
-        super().__init__(
-            backbone=with_defaults(backbone, self.BACKBONE),
-            neck=with_defaults(neck, self.NECK),
-            decoder=with_defaults(decoder, self.DECODER),
-            data_preprocessor=with_defaults(
-                data_preprocessor, self.DATA_PREPROCESSOR
-            ),
-            **kwargs,
-        )
