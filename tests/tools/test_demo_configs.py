@@ -15,16 +15,12 @@ from bikd_mm.utils.config import load_config
 
 from ..conftest import REPO
 
-SHORT = [
-    'train_cfg.max_iters=1',
-    'train_cfg.val_interval=1',
-    'default_hooks.checkpoint.interval=1',
-]
 SHORT_OPTIONS = {
     'train_cfg.max_iters': 1,
     'train_cfg.val_interval': 1,
     'default_hooks.checkpoint.interval': 1,
 }
+SHORT = [f'{key}={value}' for key, value in SHORT_OPTIONS.items()]
 
 
 def run(args, cwd, env, timeout=900) -> subprocess.CompletedProcess:

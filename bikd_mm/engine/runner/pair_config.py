@@ -143,14 +143,14 @@ def member_lr_curves(
         cfg (Config): A pair config completed by :func:`expand_pair_config`.
         epoch_length (int, optional): Iterations per epoch of an epoch
             loop (see :func:`~.lr_schedule_check.lr_curve`).
-        names (list[str], optional): The members (read from the config
-            when not given).
+        names (list[str], optional): The members (default: the keys of
+            the completed ``optim_wrapper``, in member order).
 
     Returns:
         dict[str, LRCurve]: By member name, in member order.
     """
     if names is None:
-        names = [s.name for s in parse_members(cfg.model['members'])]
+        names = [k for k in cfg.optim_wrapper if k != 'constructor']
     return {
         name: lr_curve(
             cfg.optim_wrapper[name],

@@ -73,14 +73,14 @@ def summarize_pair(cfg: Config, epoch_length: int | None = None) -> dict:
         dict: ``rows`` (one dict per member, keys :data:`COLUMNS`),
         ``refused`` (the refusal message or None) and ``notes``.
     """
-    cfg = cfg.copy()
     refused = None
     try:
-        expand_pair_config(cfg.copy())
+        cfg = expand_pair_config(cfg.copy())
     except LRScheduleError as err:
         refused = str(err)
+        cfg = cfg.copy()
         cfg[ALLOW_KEY] = True
-    cfg = expand_pair_config(cfg)
+        cfg = expand_pair_config(cfg)
     curves = member_lr_curves(cfg, epoch_length=epoch_length)
     batch = (cfg.get('train_dataloader') or {}).get('batch_size', '-')
     rows, notes = [], []
