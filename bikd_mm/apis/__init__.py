@@ -3,8 +3,10 @@
 
 from .pretrain import (
     demo_cache,
+    plateau,
     pretrain_member,
     pretrain_members,
+    pretrain_seeds,
     pretrained_path,
     quiet,
     quiet_runner,
@@ -13,7 +15,9 @@ from .pretrain import (
 __all__ = [
     'demo_cache',
     'pretrain_member',
+    'plateau',
     'pretrain_members',
+    'pretrain_seeds',
     'pretrained_path',
     'quiet',
     'quiet_runner',

@@ -7,6 +7,7 @@ of iterations, so later runs and other clones reuse them.
 """
 
 import hashlib
+import json
 import logging
 import multiprocessing
 import os
@@ -23,7 +24,7 @@ from bikd_mm.utils.checkpoint import (
     load_checkpoint_file,
     save_atomic,
 )
-from bikd_mm.utils.io import copy_atomic
+from bikd_mm.utils.io import copy_atomic, dump_json_atomic
 
 # Log lines of the pinned stack that every run prints and no user can act
 # on (mmengine's own CheckpointHook uses the file client it deprecates).
@@ -75,36 +76,55 @@ def demo_cache() -> str:
     )
 
 
-def pretrained_path(member: dict, task: str, iters: int) -> str:
+def pretrained_path(
+    member: dict, task: str, iters: int | None, seed: int | None = None
+) -> str:
     """Where a member's pre-trained weights live, keyed by its config.
 
     Args:
         member (dict): Member description with ``name`` and ``config``.
         task (str): Folder of the cache (``'seg'``, ``'cls'``).
-        iters (int): Pre-training iterations.
+        iters (int, optional): Pre-training iterations; None for the
+            config's own schedule.
+        seed (int, optional): Seed of the run; None for the config's.
 
     Returns:
-        str: ``<cache>/<task>/<name>-<hash>.pth``.
+        str: ``<cache>/<task>/<name>-<hash>.pth`` (``<name>-seed<seed>-``
+        with a seed).
     """
     cfg = Config.fromfile(member['config'])
-    digest = hashlib.sha256(
-        (cfg.pretty_text + str(iters)).encode()
-    ).hexdigest()[:12]
-    return osp.join(demo_cache(), task, f'{member["name"]}-{digest}.pth')
+    key = cfg.pretty_text + str(iters if iters is not None else 'config')
+    if seed is not None:
+        key += f'seed={seed}'
+    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+    stem = member['name'] if seed is None else f'{member["name"]}-seed{seed}'
+    return osp.join(demo_cache(), task, f'{stem}-{digest}.pth')
 
 
 def pretrain_member(
-    member: dict, work_dir: str, iters: int, out: str, threads: int | None
+    member: dict,
+    work_dir: str,
+    iters: int | None,
+    out: str,
+    threads: int | None,
+    seed: int | None = None,
+    validate: bool = False,
 ) -> str:
     """Train one member alone from its config; save its weights to out.
 
     Args:
         member (dict): Member description with ``name`` and ``config``.
         work_dir (str): Parent of the run's work directory.
-        iters (int): Training iterations (also the end of the first
-            parameter scheduler).
+        iters (int, optional): Training iterations (also the end of the
+            first parameter scheduler); None keeps the config's schedule.
         out (str): Checkpoint to write (atomically).
         threads (int, optional): CPU threads of torch.
+        seed (int, optional): Seed of the run (``randomness.seed``); None
+            keeps the config's.
+        validate (bool): Whether to keep the config's validation. Its
+            curve is then stored in the checkpoint's ``meta['val_curve']``
+            and beside it as ``<out without .pth>.json``. Defaults to
+            False.
 
     Returns:
         str: ``out``.
@@ -112,13 +132,20 @@ def pretrain_member(
     if threads:
         torch.set_num_threads(threads)
     cfg = Config.fromfile(member['config'])
-    cfg.work_dir = osp.join(work_dir, f'{member["name"]}_alone')
-    cfg.train_cfg.max_iters = iters
-    cfg.param_scheduler[0].end = iters
+    run = f'{member["name"]}_alone' + ('' if seed is None else f'_seed{seed}')
+    cfg.work_dir = osp.join(work_dir, run)
+    if iters is None:
+        iters = cfg.train_cfg.max_iters
+    else:
+        cfg.train_cfg.max_iters = iters
+        cfg.param_scheduler[0].end = iters
     cfg.default_hooks.checkpoint.interval = iters
-    # The pair evaluates its members; nothing to validate here.
-    cfg.train_cfg.pop('val_interval', None)
-    cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
+    if seed is not None:
+        cfg.randomness = dict(cfg.get('randomness') or {}, seed=seed)
+    if not validate:
+        # The pair evaluates its members; nothing to validate here.
+        cfg.train_cfg.pop('val_interval', None)
+        cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
     cfg.default_hooks.checkpoint.pop('save_best', None)
     # A visualizer of its own (stock runtimes may fix a global name).
     cfg.visualizer.name = f'{cfg.work_dir}@{time.time_ns()}'
@@ -126,8 +153,35 @@ def pretrain_member(
     runner.train()
     last = osp.join(cfg.work_dir, f'iter_{iters}.pth')
     state = extract_state_dict(load_checkpoint_file(last))
-    save_atomic(dict(state_dict=state, meta=dict(iter=iters)), out)
+    meta = dict(iter=iters, seed=seed)
+    if validate:
+        meta['val_curve'] = val_curve(
+            osp.join(runner.log_dir, 'vis_data', 'scalars.json')
+        )
+        dump_json_atomic(
+            dict(member=member['name'], config=member['config'], **meta),
+            osp.splitext(out)[0] + '.json',
+        )
+    save_atomic(dict(state_dict=state, meta=meta), out)
     return out
+
+
+def val_curve(scalars: str) -> dict:
+    """Every validation metric of a run: ``{key: [[iteration, value]]}``.
+
+    Args:
+        scalars (str): The run's ``vis_data/scalars.json``.
+    """
+    curves = {}
+    with open(scalars) as f:
+        for line in f:
+            record = json.loads(line)
+            if 'lr' in record or 'loss' in record:
+                continue
+            for key, value in record.items():
+                if key not in ('step', 'iter', 'epoch', 'time', 'data_time'):
+                    curves.setdefault(key, []).append([record['step'], value])
+    return curves
 
 
 def pretrain_members(
@@ -139,6 +193,8 @@ def pretrain_members(
     log=print,
     workers: int | None = None,
     publish_dir: str | None = None,
+    seed: int | None = None,
+    validate: bool = False,
 ) -> None:
     """Point each member's ``checkpoint`` at its cached pre-trained weights,
     pre-training (in parallel) the members that have none yet.
@@ -164,16 +220,20 @@ def pretrain_members(
             per core.
         publish_dir (str, optional): Where to copy each member's weights
             under its name.
+        seed (int, optional): Seed of every run (a cache entry of its
+            own); None keeps each config's.
+        validate (bool): Keep each config's validation and store its
+            curve (see :func:`pretrain_member`). Defaults to False.
     """
     todo = []
     for member in members:
-        member['checkpoint'] = pretrained_path(member, task, iters)
+        member['checkpoint'] = pretrained_path(member, task, iters, seed)
         if osp.isfile(member['checkpoint']):
             log(f'reusing pretrained {member["name"]}: {member["checkpoint"]}')
         else:
             todo.append(member)
     if todo:
-        _pretrain(todo, work_dir, iters, threads, log, workers)
+        _pretrain(todo, work_dir, iters, threads, log, workers, seed, validate)
     if publish_dir is not None:
         for member in members:
             out = osp.join(publish_dir, f'{member["name"]}.pth')
@@ -188,16 +248,28 @@ def _pretrain(
     threads: int | None,
     log,
     workers: int | None,
+    seed: int | None = None,
+    validate: bool = False,
 ) -> None:
     log(
         'pre-training '
         + ', '.join(m['name'] for m in todo)
-        + f' alone for {iters} iterations'
+        + ' alone for '
+        + (f'{iters} iterations' if iters else 'their schedules')
+        + ('' if seed is None else f', seed {seed}')
         + (' ...' if workers == 0 else ' (in parallel) ...')
     )
     if workers == 0:
         for m in todo:
-            pretrain_member(dict(m), work_dir, iters, m['checkpoint'], threads)
+            pretrain_member(
+                dict(m),
+                work_dir,
+                iters,
+                m['checkpoint'],
+                threads,
+                seed,
+                validate,
+            )
         return
     workers = max(1, min(len(todo), workers or os.cpu_count() or 1))
     context = multiprocessing.get_context('spawn')
@@ -210,8 +282,98 @@ def _pretrain(
                 iters,
                 m['checkpoint'],
                 threads,
+                seed,
+                validate,
             )
             for m in todo
         ]
         for job in jobs:
             job.result()
+
+
+def pretrain_seeds(
+    members: list,
+    task: str,
+    seeds: list,
+    work_dir: str,
+    threads: int | None = 1,
+    workers: int | None = None,
+    log=print,
+) -> dict:
+    """Every member trained alone once per seed, with its validation.
+
+    Runs the members' own schedules (``iters=None``), cached per seed like
+    :func:`pretrain_members`; all (member, seed) runs share one pool of
+    processes.
+
+    Args:
+        members (list[dict]): Member descriptions (``name``, ``config``).
+        task (str): Folder of the cache (``'seg'``, ``'cls'``).
+        seeds (list[int]): Seeds of the pre-trainings.
+        work_dir (str): Where the runs write their logs.
+        threads (int, optional): Torch threads per process. Defaults to 1.
+        workers (int, optional): Processes; 0 runs in this process.
+            Defaults to one per core.
+        log (callable): Progress printer.
+
+    Returns:
+        dict: ``{seed: {name: checkpoint}}``.
+    """
+    jobs, paths = [], {}
+    for seed in seeds:
+        for member in members:
+            out = pretrained_path(member, task, None, seed)
+            paths.setdefault(seed, {})[member['name']] = out
+            if osp.isfile(out):
+                log(f'reusing pretrained {member["name"]} seed {seed}: {out}')
+            else:
+                jobs.append((dict(member), work_dir, None, out, threads, seed))
+    if jobs:
+        log(
+            f'pre-training {len(jobs)} runs alone: '
+            + ', '.join(f'{j[0]["name"]} seed {j[5]}' for j in jobs)
+        )
+    if workers == 0:
+        for job in jobs:
+            pretrain_member(*job, validate=True)
+            log(f'done: {job[3]}')
+    elif jobs:
+        workers = max(1, min(len(jobs), workers or os.cpu_count() or 1))
+        context = multiprocessing.get_context('spawn')
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            futures = [
+                pool.submit(pretrain_member, *job, validate=True)
+                for job in jobs
+            ]
+            for job, future in zip(jobs, futures):
+                future.result()
+                log(f'done: {job[0]["name"]} seed {job[5]}: {job[3]}')
+    return paths
+
+
+def plateau(curve: list, tail: float = 0.2) -> dict:
+    """How flat a validation curve is over the last ``tail`` of its run.
+
+    Args:
+        curve (list): ``[[iteration, value], ...]`` in order.
+        tail (float): Share of the last iteration that counts as the end.
+
+    Returns:
+        dict: ``final`` (last value), ``tail_from`` (first iteration of the
+        tail), ``tail_range`` (max - min over the points in the tail, the
+        point just before it included) and ``tail_points``.
+    """
+    if not curve:
+        raise ValueError('empty validation curve')
+    last = curve[-1][0]
+    start = last * (1 - tail)
+    first = max(
+        (i for i, (step, _) in enumerate(curve) if step <= start), default=0
+    )
+    values = [v for _, v in curve[first:]]
+    return dict(
+        final=curve[-1][1],
+        tail_from=curve[first][0],
+        tail_range=max(values) - min(values),
+        tail_points=len(values),
+    )

@@ -1,0 +1,21 @@
+# A CIFAR-style ResNet-18 (3x3 stem, no max-pool) at a quarter of the
+# widths, for 28x28 one-channel images: stock mmpretrain components.
+model = dict(
+    type='ImageClassifier',
+    backbone=dict(
+        type='ResNet_CIFAR',
+        depth=18,
+        in_channels=1,
+        stem_channels=16,
+        base_channels=16,
+        num_stages=4,
+        out_indices=(3,),
+    ),
+    neck=dict(type='GlobalAveragePooling'),
+    head=dict(
+        type='LinearClsHead',
+        num_classes=10,
+        in_channels=128,
+        loss=dict(type='CrossEntropyLoss', loss_weight=1.0),
+    ),
+)
