@@ -10,6 +10,7 @@ from torch import Tensor
 from bikd_mm.core import masked_kl_terms, mutual_kl_terms
 from bikd_mm.engine.optimizers.member_step import run_train_step
 from bikd_mm.models.member import build_member, parse_members
+from bikd_mm.models.member_output import MemberOutput
 
 SELECTIONS = ('best', 'all')
 
@@ -17,13 +18,30 @@ SELECTIONS = ('best', 'all')
 class BaseBiKDModel(BaseModel):
     """What every Bi-KD model shares: its members and its training step.
 
+    One training step, in this base and the wrapper's three hooks::
+
+        loss(): wrapper._prepare_batch(batch)      # label checks, mixing
+                for each member m:
+                    member_m.data_preprocessor(batch)
+                    wrapper._member_forward(m) -> MemberOutput
+                        (own losses, logits, optional image task loss)
+                    own losses as <m>.<key>
+                -> wrapper._transfer(outputs): selection score per
+                   element, teachers, kd term (bikd_mm.core)
+        train_step(): sum of all losses -> one backward
+                      -> every member's optimizer steps
+        predict(): each member's own predict -> one sample per image
+
     A subclass states the registry its members come from
-    (``member_registry``) and implements ``loss`` (own losses, teacher
-    selection, KD terms) and ``predict``. This base builds the members from
-    their configs and checkpoints, runs each member's own data
-    preprocessor on the shared batch, dispatches ``forward`` modes, names
-    the KD terms, packs per-member predictions and runs the one-backward
-    training step.
+    (``member_registry``) and implements what is specific to its task:
+    ``_member_forward`` (one member's forward pass as a
+    :class:`~bikd_mm.models.member_output.MemberOutput`; by default its
+    adapter's ``forward_train``), ``_transfer`` (which elements exist, how
+    each member scores on them, and the KD terms) and, where the batch
+    needs it, ``_prepare_batch``. This base builds the members from their
+    configs and checkpoints, runs each member's own data preprocessor on
+    the shared batch, dispatches ``forward`` modes, names the KD terms,
+    packs per-member predictions and runs the one-backward training step.
 
     Args:
         members (list[dict]): Member descriptions (see
@@ -190,6 +208,68 @@ class BaseBiKDModel(BaseModel):
         raise RuntimeError(
             f'invalid mode {mode!r}: use loss, predict or tensor'
         )
+
+    def loss(self, inputs, data_samples: list) -> dict:
+        """Every member's own losses, then the wrapper's transfer terms.
+
+        Returns:
+            dict: ``<member>.<key>`` for each member loss and what
+            ``_transfer`` returns (``kd.loss_<t>_to_<s>``,
+            ``<member>.teach_share``, ...).
+        """
+        inputs, data_samples = self._prepare_batch(inputs, data_samples)
+        losses, outputs, samples = {}, {}, {}
+        for name in self.member_names:
+            m_inputs, m_samples = self._member_batch(
+                name, inputs, data_samples, True
+            )
+            out = self._member_forward(name, m_inputs, m_samples)
+            losses.update({f'{name}.{k}': v for k, v in out.losses.items()})
+            outputs[name] = out
+            samples[name] = m_samples
+        losses.update(self._transfer(outputs, samples, data_samples))
+        return losses
+
+    def _prepare_batch(self, inputs, data_samples: list) -> tuple:
+        """The shared batch before any member sees it (checks, mixing);
+        unchanged by default."""
+        return inputs, data_samples
+
+    def _member_forward(
+        self, name: str, inputs, data_samples: list
+    ) -> MemberOutput:
+        """One member's training forward pass (its adapter's)."""
+        return self.adapters[name].forward_train(inputs, data_samples)
+
+    def _transfer(
+        self, outputs: dict, member_samples: dict, data_samples: list
+    ) -> dict:
+        """The task's transfer rule: KD terms, teach shares and any other
+        log values from every member's output.
+
+        Args:
+            outputs (dict): ``{member: MemberOutput}``.
+            member_samples (dict): ``{member: its preprocessed samples}``.
+            data_samples (list): The shared samples after
+                ``_prepare_batch``.
+        """
+        raise NotImplementedError
+
+    def predict(self, inputs, data_samples: list | None = None) -> list:
+        """Predict with every member.
+
+        Returns:
+            list: One output per sample: the first member's (so stock
+            metrics and visualisers work) with a ``members`` field holding
+            every member's prediction (``sample.members.<name>``).
+        """
+        results = {}
+        for name in self.member_names:
+            m_inputs, m_samples = self._member_batch(
+                name, inputs, data_samples, False
+            )
+            results[name] = self.members[name].predict(m_inputs, m_samples)
+        return self._pack_predictions(results)
 
     def _member_tensor(self, name: str, inputs, data_samples):
         """A member's raw network output (``forward`` in tensor mode)."""

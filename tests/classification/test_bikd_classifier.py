@@ -179,9 +179,9 @@ def test_own_losses_equal_stock_loss_and_selection_uses_labels(mix):
     for name, adapter in pair.adapters.items():
 
         def record(inputs, samples, name=name, run=adapter.forward_train):
-            own, logits = run(inputs, samples)
-            seen[name] = (inputs, samples, logits)
-            return own, logits
+            out = run(inputs, samples)
+            seen[name] = (inputs, samples, out.logits)
+            return out
 
         adapter.forward_train = record
         pair.members[name].backbone.register_forward_hook(

@@ -57,7 +57,8 @@ def test_own_losses_equal_stock_loss_and_distribution_is_stock_inference():
     torch.manual_seed(3)  # the mask losses sample random points
     stock = model.loss(inputs, copy.deepcopy(samples))
     torch.manual_seed(3)
-    own, log_probs = pair.adapters['a'].forward_train(inputs, samples)
+    out = pair.adapters['a'].forward_train(inputs, samples)
+    own, log_probs = out.losses, out.logits
     assert set(own) == set(stock)
     assert {
         'decode.loss_cls',
@@ -82,7 +83,7 @@ def test_own_losses_equal_stock_loss_and_distribution_is_stock_inference():
 def test_kd_gradient_reaches_class_scores_and_masks():
     pair = mixed_pair(kd_resolution='labels')
     inputs, samples = member_batch(pair, 'm2f')
-    _, log_probs = pair.adapters['m2f'].forward_train(inputs, samples)
+    log_probs = pair.adapters['m2f'].forward_train(inputs, samples).logits
     labels = torch.stack([s.gt_sem_seg.data[0] for s in samples]).long()
     other = torch.randn(2, 11, 64, 64)
     out = pair._kd_losses({'m2f': log_probs, 'cnn': other}, labels)
@@ -98,7 +99,7 @@ def test_mixed_pair_kd_terms_match_direct_formula(granularity):
     applied to the Mask2Former member's per-pixel distribution."""
     pair = mixed_pair(granularity=granularity, kd_resolution='labels')
     inputs, samples = member_batch(pair, 'm2f')
-    _, log_probs = pair.adapters['m2f'].forward_train(inputs, samples)
+    log_probs = pair.adapters['m2f'].forward_train(inputs, samples).logits
     labels = torch.stack([s.gt_sem_seg.data[0] for s in samples]).long()
     cnn = torch.randn(2, 11, 16, 16)
     out = pair._kd_losses({'m2f': log_probs, 'cnn': cnn}, labels)
@@ -152,8 +153,16 @@ def test_task_loss_selection_picks_the_lower_total_loss():
     pair = m2f_pair(granularity='image', selection_loss='task_loss')
     pair.record_kd_maps = True
     data = pair.data_preprocessor(fake_batch(batch=2, seed=2), True)
+    seen = {}
+    forward = pair._member_forward
+
+    def record(name, inputs, samples):
+        seen[name] = forward(name, inputs, samples)
+        return seen[name]
+
+    pair._member_forward = record
     losses = pair(**data, mode='loss')
-    task = torch.stack([pair.adapters[n].last_image_task_loss for n in 'ab'])
+    task = torch.stack([seen[n].image_task_loss for n in 'ab'])
     assert task.shape == (2, 2)
     maps = pair.last_kd_maps
     valid = maps['labels'] != 255

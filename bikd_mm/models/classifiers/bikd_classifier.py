@@ -204,31 +204,25 @@ class BiKDClassifier(BaseBiKDModel):
             sample.set_gt_score(score)
         return inputs, data_samples
 
-    def loss(self, inputs, data_samples: list) -> dict:
-        """Every member's own losses, the KD terms, teach shares, accuracy.
+    def _prepare_batch(self, inputs, data_samples: list) -> tuple:
+        """Check the labels, then mix the batch once for every member."""
+        self._check_labels(data_samples)
+        return self.mix(inputs, data_samples)
+
+    def _transfer(
+        self, outputs: dict, member_samples: dict, data_samples: list
+    ) -> dict:
+        """KD terms, teach shares and training accuracy per sample.
 
         Returns:
-            dict: ``<member>.<key>`` for each member loss (e.g.
-            ``vit_b.loss``), ``kd.loss_<t>_to_<s>`` for each direction,
+            dict: ``kd.loss_<t>_to_<s>`` for each direction,
             ``<member>.teach_share`` (share of the batch it taught) and
             ``<member>.accuracy`` (top-1 training accuracy in percent,
             against the label, or the dominant label of a mixed sample).
         """
-        self._check_labels(data_samples)
-        inputs, data_samples = self.mix(inputs, data_samples)
-        losses, logits = {}, {}
-        for name in self.member_names:
-            m_inputs, m_samples = self._member_batch(
-                name, inputs, data_samples, True
-            )
-            own, cls_logits = self.adapters[name].forward_train(
-                m_inputs, m_samples
-            )
-            losses.update({f'{name}.{k}': v for k, v in own.items()})
-            logits[name] = cls_logits
+        logits = {n: o.logits for n, o in outputs.items()}
         target = self._targets(data_samples, next(iter(logits.values())))
-        losses.update(self._kd_losses(logits, target))
-        return losses
+        return self._kd_losses(logits, target)
 
     def _check_labels(self, data_samples: list) -> None:
         """Refuse class labels outside ``0 .. num_classes - 1``.
@@ -312,20 +306,3 @@ class BiKDClassifier(BaseBiKDModel):
             correct = log_probs[t].detach().argmax(1) == hard
             out[f'{t_name}.accuracy'] = correct.float().mean() * 100
         return out
-
-    def predict(self, inputs, data_samples: list | None = None) -> list:
-        """Predict with every member.
-
-        Returns:
-            list[DataSample]: One sample per image, holding the first
-            member's ``pred_score`` and ``pred_label`` (so stock metrics
-            and visualisers work) and a ``members`` field with every
-            member's prediction (``sample.members.<name>.pred_label``).
-        """
-        results = {}
-        for name in self.member_names:
-            m_inputs, m_samples = self._member_batch(
-                name, inputs, data_samples, False
-            )
-            results[name] = self.members[name].predict(m_inputs, m_samples)
-        return self._pack_predictions(results)

@@ -4,7 +4,8 @@ Members are mmpretrain ``ImageClassifier`` models, or timm and Hugging
 Face classifiers as mmpretrain wraps them (``TimmClassifier``,
 ``HuggingFaceClassifier``).
 
-An adapter returns, from a single forward pass, both the member's own
+An adapter returns, from a single forward pass, a
+:class:`~bikd_mm.models.member_output.MemberOutput`: the member's own
 losses (exactly what the stock ``model.loss`` returns) and the class
 logits that selection and the KD term compare across members.
 """
@@ -13,6 +14,8 @@ import torch.nn as nn
 from mmpretrain.models.classifiers import ImageClassifier
 from mmpretrain.models.heads import ClsHead, EfficientFormerClsHead
 from torch import Tensor
+
+from bikd_mm.models.member_output import MemberOutput
 
 
 def _loss_is_score_then_get_loss(head: nn.Module) -> bool:
@@ -50,19 +53,19 @@ class ImageClassifierAdapter:
 
     def forward_train(
         self, inputs: Tensor, data_samples: list
-    ) -> tuple[dict, Tensor]:
+    ) -> MemberOutput:
         """Own losses and class logits of one batch.
 
         Returns:
-            tuple[dict, Tensor]: The losses that ``model.loss`` would
-            return (``loss``, and ``accuracy_top-k`` with ``cal_acc``) and
-            the logits ``[B, C]``.
+            MemberOutput: The losses that ``model.loss`` would return
+            (``loss``, and ``accuracy_top-k`` with ``cal_acc``) and the
+            logits ``[B, C]``.
         """
         model = self.model
         feats = model.extract_feat(inputs)
         cls_score = model.head(feats)
         losses = model.head._get_loss(cls_score, data_samples)
-        return losses, self.logits(cls_score)
+        return MemberOutput(losses, self.logits(cls_score))
 
     @staticmethod
     def logits(cls_score) -> Tensor:
@@ -113,10 +116,10 @@ class WrappedClassifierAdapter:
 
     def forward_train(
         self, inputs: Tensor, data_samples: list
-    ) -> tuple[dict, Tensor]:
+    ) -> MemberOutput:
         """Own losses (what ``model.loss`` returns) and logits ``[B, C]``."""
         logits = self.model(inputs, mode='tensor')
-        return self.model._get_loss(logits, data_samples), logits
+        return MemberOutput(self.model._get_loss(logits, data_samples), logits)
 
 
 def _drop_key_hooks(model: nn.Module) -> None:

@@ -10,6 +10,7 @@ from bikd_mm.core.distribution_kl import MATLAB_EPS, distribution_kl_terms
 from bikd_mm.core.masked_kl import NORMALIZE_MODES
 from bikd_mm.core.selection import TIE_MODES
 from bikd_mm.models.base_bikd_model import BaseBiKDModel
+from bikd_mm.models.member_output import MemberOutput
 from bikd_mm.models.option_checks import check_options, check_size
 from bikd_mm.registry import MODELS
 
@@ -149,20 +150,18 @@ class BiKDSaliency(BaseBiKDModel):
             inputs = inputs[name]
         return super()._member_batch(name, inputs, data_samples, training)
 
-    def loss(self, inputs, data_samples: list) -> dict:
-        """Every member's losses, the KD terms and the teach shares."""
-        losses, maps = {}, {}
-        for name in self.member_names:
-            m_inputs, m_samples = self._member_batch(
-                name, inputs, data_samples, True
-            )
-            own, member_maps = self.members[name].forward_train(
-                m_inputs, m_samples
-            )
-            losses.update({f'{name}.{k}': v for k, v in own.items()})
-            maps[name] = member_maps
-        losses.update(self._kd_losses(maps, data_samples))
-        return losses
+    def _member_forward(
+        self, name: str, inputs, data_samples: list
+    ) -> MemberOutput:
+        """A member's own losses and its maps ``[B, 1, H, W]``."""
+        return self.members[name].forward_train(inputs, data_samples)
+
+    def _transfer(
+        self, outputs: dict, member_samples: dict, data_samples: list
+    ) -> dict:
+        """KD terms and teach shares between the members' maps."""
+        maps = {n: o.logits for n, o in outputs.items()}
+        return self._kd_losses(maps, data_samples)
 
     def _common_size(self, maps: dict) -> tuple:
         if self.kd_size is not None:
@@ -253,20 +252,10 @@ class BiKDSaliency(BaseBiKDModel):
             denom = teacher.shape[0]
         return terms / denom, teacher
 
-    def predict(self, inputs, data_samples: list | None = None) -> list:
-        """Predict with every member.
-
-        Returns:
-            list[dict]: Per sample, the first member's output (sample keys
-            and ``pred_saliency``) with ``members``: ``{name:
-            {'pred_saliency': map}}`` for every member.
-        """
-        results = {}
-        for name in self.member_names:
-            m_inputs, m_samples = self._member_batch(
-                name, inputs, data_samples, False
-            )
-            results[name] = self.members[name].predict(m_inputs, m_samples)
+    def _pack_predictions(self, results: dict) -> list:
+        """Per sample, the first member's output (sample keys and
+        ``pred_saliency``) with ``members``: ``{name: {'pred_saliency':
+        map}}`` for every member."""
         outputs = []
         for i, first in enumerate(results[self.member_names[0]]):
             sample = dict(first)

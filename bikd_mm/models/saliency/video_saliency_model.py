@@ -7,6 +7,7 @@ import torch.nn as nn
 from mmengine.model import BaseModel
 from torch import Tensor
 
+from bikd_mm.models.member_output import MemberOutput
 from bikd_mm.registry import MODELS
 
 from .losses.functional import reduce_values
@@ -122,19 +123,16 @@ class VideoSaliencyModel(BaseModel):
 
     def loss(self, inputs: Tensor, data_samples) -> dict:
         """Losses of a batch (see the class docstring)."""
-        return self.forward_train(inputs, data_samples)[0]
+        return self.forward_train(inputs, data_samples).losses
 
-    def forward_train(
-        self, inputs: Tensor, data_samples
-    ) -> tuple[dict, Tensor]:
+    def forward_train(self, inputs: Tensor, data_samples) -> MemberOutput:
         """Losses and maps of a batch, as a Bi-KD pair needs them.
 
         Returns:
-            tuple[dict, Tensor]: The loss dict and the maps
-            ``[B, 1, H, W]``.
+            MemberOutput: The loss dict and the maps ``[B, 1, H, W]``.
         """
         maps = self._forward(inputs, data_samples)
-        return self.loss_by_maps(maps, data_samples), maps
+        return MemberOutput(self.loss_by_maps(maps, data_samples), maps)
 
     def predict(self, inputs: Tensor, data_samples=None) -> list[dict]:
         """Predicted map of every clip (see the class docstring)."""

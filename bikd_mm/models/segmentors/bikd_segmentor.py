@@ -14,6 +14,7 @@ from bikd_mm.core.masked_kl import NORMALIZE_MODES
 from bikd_mm.core.selection import TIE_MODES
 from bikd_mm.models.base_bikd_model import SELECTIONS, BaseBiKDModel
 from bikd_mm.models.losses.bce_dice_loss import BCEDiceLoss
+from bikd_mm.models.member_output import MemberOutput
 from bikd_mm.models.option_checks import check_options
 from bikd_mm.models.segmentors.label_checks import (
     UnlabelledBatches,
@@ -239,14 +240,8 @@ class BiKDSegmentor(BaseBiKDModel):
                 'every member, Mask2Former ones included)'
             )
 
-    def loss(self, inputs, data_samples: list) -> dict:
-        """Every member's own losses, the KD terms and teach shares.
-
-        Returns:
-            dict: ``<member>.<key>`` for each member loss (e.g.
-            ``r50.decode.loss_ce``), ``kd.loss_<t>_to_<s>`` for each
-            direction, and ``<member>.teach_share``.
-        """
+    def _prepare_batch(self, inputs, data_samples: list) -> tuple:
+        """Refuse labels that do not fit the images or the classes."""
         check_label_shapes(inputs, data_samples)
         check_label_values(
             data_samples,
@@ -254,45 +249,63 @@ class BiKDSegmentor(BaseBiKDModel):
             self.ignore_index,
             self.unlabelled_batches,
         )
-        losses, logits, labels = {}, {}, None
-        shared = self._shared_ce_members()
-        image_loss = (
-            bool(self.kd_weight) and self.selection_loss == 'task_loss'
-        )
-        image_task_loss = {}
-        for name in self.member_names:
-            m_inputs, m_samples = self._member_batch(
-                name, inputs, data_samples, True
+        return inputs, data_samples
+
+    def _member_forward(
+        self, name: str, inputs, data_samples: list
+    ) -> MemberOutput:
+        """One member's own losses and logits (its decode CE left to the
+        KD pass where it is shared; each image's task loss where it
+        selects teachers)."""
+        options = {}
+        if self.kd_weight and self.selection_loss == 'task_loss':
+            options = dict(image_task_loss=True)
+        with sync_free_accuracy(self.sync_free_accuracy):
+            return self.adapters[name].forward_train(
+                inputs,
+                data_samples,
+                decode_loss=name not in self._shared_ce_members(),
+                **options,
             )
-            adapter = self.adapters[name]
-            options = dict(image_task_loss=True) if image_loss else {}
-            with sync_free_accuracy(self.sync_free_accuracy):
-                own, seg_logits = adapter.forward_train(
-                    m_inputs,
-                    m_samples,
-                    decode_loss=name not in shared,
-                    **options,
-                )
-            if image_loss:
-                image_task_loss[name] = adapter.last_image_task_loss
-            losses.update({f'{name}.{k}': v for k, v in own.items()})
-            logits[name] = seg_logits
+
+    def _transfer(
+        self, outputs: dict, member_samples: dict, data_samples: list
+    ) -> dict:
+        """KD terms, teach shares and the shared decode losses.
+
+        Returns:
+            dict: ``kd.loss_<t>_to_<s>`` for each direction,
+            ``<member>.teach_share`` and, for members whose decode CE
+            comes from the KD pass, ``<member>.decode.*``; empty with
+            ``kd_weight=0``.
+        """
+        labels = None
+        first = self.member_names[0]
+        for name, samples in member_samples.items():
+            size = tuple(samples[0].gt_sem_seg.data.shape[-2:])
             if labels is None:
                 labels = torch.stack(
-                    [s.gt_sem_seg.data[0] for s in m_samples]
+                    [s.gt_sem_seg.data[0] for s in samples]
                 ).long()
-            elif m_samples[0].gt_sem_seg.data.shape[-2:] != labels.shape[-2:]:
+            elif size != tuple(labels.shape[-2:]):
                 raise ValueError(
                     f'members pad the batch differently: {name!r} labels '
-                    f'{tuple(m_samples[0].gt_sem_seg.data.shape[-2:])} vs '
-                    f'{self.member_names[0]!r} {tuple(labels.shape[-2:])}; '
+                    f'{size} vs {first!r} {tuple(labels.shape[-2:])}; '
                     'give every member the same data_preprocessor size'
                 )
-        if self.kd_weight:
-            losses.update(
-                self._kd_losses(logits, labels, shared, image_task_loss)
-            )
-        return losses
+        if not self.kd_weight:
+            return {}
+        image_task_loss = {
+            n: o.image_task_loss
+            for n, o in outputs.items()
+            if o.image_task_loss is not None
+        }
+        return self._kd_losses(
+            {n: o.logits for n, o in outputs.items()},
+            labels,
+            self._shared_ce_members(),
+            image_task_loss,
+        )
 
     def _shared_ce_members(self) -> set:
         """Members whose decode CE comes from the KD log-probabilities."""
@@ -540,20 +553,3 @@ class BiKDSegmentor(BaseBiKDModel):
         if adapter.mask_classification:
             return adapter.forward_tensor(inputs, data_samples)
         return super()._member_tensor(name, inputs, data_samples)
-
-    def predict(self, inputs, data_samples: list | None = None) -> list:
-        """Predict with every member.
-
-        Returns:
-            list[SegDataSample]: One sample per image, holding the first
-            member's ``pred_sem_seg`` (so stock metrics and visualisers
-            work) and a ``members`` field with every member's prediction
-            (``sample.members.<name>.pred_sem_seg``).
-        """
-        results = {}
-        for name in self.member_names:
-            m_inputs, m_samples = self._member_batch(
-                name, inputs, data_samples, False
-            )
-            results[name] = self.members[name].predict(m_inputs, m_samples)
-        return self._pack_predictions(results)

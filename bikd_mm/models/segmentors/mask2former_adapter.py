@@ -16,6 +16,7 @@ from mmseg.utils import add_prefix
 from torch import Tensor
 
 from bikd_mm.core import mask_classification_log_probs
+from bikd_mm.models.member_output import MemberOutput
 from bikd_mm.models.segmentors.auxiliary_losses import auxiliary_losses
 
 
@@ -69,7 +70,6 @@ class Mask2FormerAdapter:
         self.num_classes = head.num_classes
         self.ignore_index = head.ignore_index
         self.align_corners = head.align_corners
-        self.last_image_task_loss: Tensor | None = None
 
     def forward_train(
         self,
@@ -77,7 +77,7 @@ class Mask2FormerAdapter:
         data_samples: list,
         decode_loss: bool = True,
         image_task_loss: bool = False,
-    ) -> tuple[dict, Tensor]:
+    ) -> MemberOutput:
         """Own losses and per-pixel class log-probabilities of one batch.
 
         Args:
@@ -86,15 +86,14 @@ class Mask2FormerAdapter:
             decode_loss (bool): Compute the decode head's losses.
                 Defaults to True.
             image_task_loss (bool): Also compute each image's total task
-                loss (see :meth:`image_task_losses`) and keep it in
-                :attr:`last_image_task_loss`, ``[B]``; else that is None.
-                Defaults to False.
+                loss ``[B]`` (see :meth:`image_task_losses`); else the
+                output's ``image_task_loss`` is None. Defaults to False.
 
         Returns:
-            tuple[dict, Tensor]: The losses that ``model.loss`` would
-            return (``decode.loss_cls``, ``decode.loss_mask``,
-            ``decode.loss_dice``, ``decode.d<i>.*`` for the intermediate
-            decoder layers, ``aux.*``) and log-probabilities
+            MemberOutput: The losses that ``model.loss`` would return
+            (``decode.loss_cls``, ``decode.loss_mask``, ``decode.loss_dice``,
+            ``decode.d<i>.*`` for the intermediate decoder layers,
+            ``aux.*``) and log-probabilities
             ``[B, C, h, w]`` at the mask predictions' resolution.
         """
         model = self.model
@@ -111,13 +110,13 @@ class Mask2FormerAdapter:
                 'decode',
             )
         losses.update(auxiliary_losses(model, feats, data_samples))
-        self.last_image_task_loss = (
+        task = (
             self.image_task_losses(all_cls, all_masks, gt_instances, img_metas)
             if image_task_loss
             else None
         )
         log_probs = mask_classification_log_probs(all_cls[-1], all_masks[-1])
-        return losses, log_probs
+        return MemberOutput(losses, log_probs, task)
 
     @torch.no_grad()
     def image_task_losses(

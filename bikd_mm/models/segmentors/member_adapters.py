@@ -1,6 +1,7 @@
 """Run one member segmentor through its public API for a Bi-KD step.
 
-An adapter returns, from a single forward pass, both the member's own
+An adapter returns, from a single forward pass, a
+:class:`~bikd_mm.models.member_output.MemberOutput`: the member's own
 losses (exactly what the stock ``model.loss`` returns) and the per-pixel
 class logits that the KD term compares across members.
 """
@@ -12,6 +13,7 @@ from mmseg.models.segmentors import EncoderDecoder
 from mmseg.utils import add_prefix
 from torch import Tensor
 
+from bikd_mm.models.member_output import MemberOutput
 from bikd_mm.models.segmentors.auxiliary_losses import auxiliary_losses
 from bikd_mm.models.segmentors.mask2former_adapter import Mask2FormerAdapter
 
@@ -61,7 +63,7 @@ class EncoderDecoderAdapter:
 
     def forward_train(
         self, inputs: Tensor, data_samples: list, decode_loss: bool = True
-    ) -> tuple[dict, Tensor]:
+    ) -> MemberOutput:
         """Own losses and decode logits of one batch.
 
         Args:
@@ -72,8 +74,8 @@ class EncoderDecoderAdapter:
                 (see :attr:`shareable_ce`).
 
         Returns:
-            tuple[dict, Tensor]: The losses that ``model.loss`` would
-            return (``decode.*``, ``aux.*``) and the decode head's logits
+            MemberOutput: The losses that ``model.loss`` would return
+            (``decode.*``, ``aux.*``) and the decode head's logits
             ``[B, C, h, w]`` at the head's output resolution.
         """
         model = self.model
@@ -86,7 +88,7 @@ class EncoderDecoderAdapter:
                 'decode',
             )
         losses.update(auxiliary_losses(model, feats, data_samples))
-        return losses, seg_logits
+        return MemberOutput(losses, seg_logits)
 
 
 def build_adapter(
