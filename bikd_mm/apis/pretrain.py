@@ -299,6 +299,7 @@ def pretrain_seeds(
     threads: int | None = 1,
     workers: int | None = None,
     log=print,
+    iters: int | None = None,
 ) -> dict:
     """Every member trained alone once per seed, with its validation.
 
@@ -315,6 +316,8 @@ def pretrain_seeds(
         workers (int, optional): Processes; 0 runs in this process.
             Defaults to one per core.
         log (callable): Progress printer.
+        iters (int, optional): Iterations of every run instead of the
+            configs' schedules (see :func:`pretrain_member`).
 
     Returns:
         dict: ``{seed: {name: checkpoint}}``.
@@ -322,12 +325,14 @@ def pretrain_seeds(
     jobs, paths = [], {}
     for seed in seeds:
         for member in members:
-            out = pretrained_path(member, task, None, seed)
+            out = pretrained_path(member, task, iters, seed)
             paths.setdefault(seed, {})[member['name']] = out
             if osp.isfile(out):
                 log(f'reusing pretrained {member["name"]} seed {seed}: {out}')
             else:
-                jobs.append((dict(member), work_dir, None, out, threads, seed))
+                jobs.append(
+                    (dict(member), work_dir, iters, out, threads, seed)
+                )
     if jobs:
         log(
             f'pre-training {len(jobs)} runs alone: '

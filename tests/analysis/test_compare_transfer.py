@@ -1,6 +1,7 @@
 """The transfer comparison end to end on a tiny budget, and its summary."""
 
 import json
+import math
 import os
 import os.path as osp
 import statistics
@@ -168,3 +169,82 @@ def test_schedules_span_the_comparison_budget(tmp_path):
         assert cfg.train_cfg.max_iters == iters
         assert cfg.train_cfg.val_interval == 20
         assert cfg.randomness.seed == 3
+
+
+def test_paired_interval_by_hand():
+    from bikd_mm.apis.transfer_comparison import paired_interval
+
+    # Differences 1, 2, 3: mean 2, sd 1; t(0.975, 2 df) = 4.302653.
+    d = paired_interval([1.0, 2.0, 3.0])
+    half = 4.302653 / 3**0.5
+    assert d['mean'] == 2.0 and d['std'] == 1.0 and d['n'] == 3
+    assert d['low'] == pytest.approx(2 - half, abs=1e-5)
+    assert d['high'] == pytest.approx(2 + half, abs=1e-5)
+    single = paired_interval([0.5])
+    assert single['low'] == -math.inf and single['high'] == math.inf
+    with pytest.raises(ValueError, match='no paired runs'):
+        paired_interval([])
+
+
+def test_paired_differences_match_runs_by_start_and_seed():
+    from bikd_mm.apis.transfer_comparison import paired_differences
+
+    def run(regime, ps, seed, a):
+        return dict(regime=regime, pretrain_seed=ps, seed=seed, final={'a': a})
+
+    runs = [
+        run('independent', 0, 0, 90.0),
+        run('independent', 0, 1, 91.0),
+        run('independent', 1, 0, 80.0),
+        run('dml', 1, 0, 81.5),
+        run('dml', 0, 1, 91.0),
+        run('dml', 0, 0, 90.5),
+    ]
+    paired = paired_differences(runs, ['a'], ('independent', 'dml'))
+    assert set(paired) == {'dml'}
+    # Pairs: (0,0) +0.5, (0,1) 0.0, (1,0) +1.5, whatever the run order.
+    assert paired['dml']['a']['mean'] == pytest.approx(2.0 / 3)
+    assert paired['dml']['a']['n'] == 3
+    assert paired_differences(runs[3:], ['a'], ('independent', 'dml')) == {}
+
+
+def test_several_pretrained_starts_pair_up(tmp_path, monkeypatch):
+    monkeypatch.setenv('BIKD_CACHE', str(tmp_path / 'cache'))
+    out = str(tmp_path / 'out' / 'compare_cls')
+    result = load_tool().main(
+        ['cls', '--config', osp.join(REPO, CONFIGS['cls'])]
+        + ['--iters', '1', '--val-interval', '1', '--seeds', '0', '1']
+        + ['--pretrain-seeds', '3', '4', '--pretrain-iters', '1']
+        + ['--regimes', 'independent', 'bikd_sample', '--workers', '0']
+        + ['--out', out, '--work-dir', str(tmp_path / 'work')]
+        + ['--cfg-options', *TINY['cls']]
+    )
+    starts = [(r['pretrain_seed'], r['seed']) for r in result['runs']]
+    assert sorted(starts) == sorted(
+        [(p, s) for p in (3, 4) for s in (0, 1)] * 2
+    )
+    assert set(result['start_by_pretrain_seed']) == {'3', '4'}
+    for n in ('cnn', 'vit'):
+        assert result['start'][n] == pytest.approx(
+            statistics.fmean(
+                s[n] for s in result['start_by_pretrain_seed'].values()
+            )
+        )
+        diffs = {
+            (r['pretrain_seed'], r['seed']): r['final'][n]
+            for r in result['runs']
+            if r['regime'] == 'bikd_sample'
+        }
+        base = {
+            (r['pretrain_seed'], r['seed']): r['final'][n]
+            for r in result['runs']
+            if r['regime'] == 'independent'
+        }
+        paired = result['paired']['bikd_sample'][n]
+        assert paired['n'] == 4
+        assert paired['mean'] == pytest.approx(
+            statistics.fmean(diffs[k] - base[k] for k in base)
+        )
+    table = open(f'{out}.md').read()
+    assert 'Paired against independent fine-tuning' in table
+    assert '| independent | 3/1 |' in table

@@ -20,7 +20,10 @@ NAMES = dict(
 )
 
 
-def make_root(root, gz: bool, n=dict(train=12, test=5)):
+SIZES = dict(train=12, test=5)
+
+
+def make_root(root, gz: bool, n=SIZES):
     rng = np.random.default_rng(0)
     arrays = {}
     for split, (images, labels) in NAMES.items():

@@ -39,8 +39,9 @@ def test_member_schedules(name, optimizer, lr, iters, warmup):
     assert cfg.val_dataloader.dataset.split == 'test'
     assert cfg.train_dataloader.batch_size == 64
 
-    import bikd_mm  # noqa: F401
     from mmpretrain.registry import MODELS
+
+    import bikd_mm  # noqa: F401
 
     init_default_scope('mmpretrain')
     model = MODELS.build(

@@ -57,6 +57,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="pre-training iterations of each member (default: the demo's)",
     )
     parser.add_argument(
+        '--pretrain-seeds',
+        type=int,
+        nargs='+',
+        help='pre-train every member once per seed (their own schedules '
+        'unless --pretrain-iters) and pair the runs by start',
+    )
+    parser.add_argument(
         '--regimes', nargs='+', help="a subset of the task's regimes"
     )
     parser.add_argument(
@@ -109,7 +116,12 @@ def main(argv=None) -> dict:
         iters=args.iters,
         val_interval=args.val_interval,
         seeds=args.seeds,
-        pretrain_iters=args.pretrain_iters or defaults['pretrain_iters'],
+        pretrain_iters=(
+            args.pretrain_iters
+            if args.pretrain_iters or args.pretrain_seeds
+            else defaults['pretrain_iters']
+        ),
+        pretrain_seeds=args.pretrain_seeds,
         workers=args.workers,
         threads=args.threads,
         regimes=args.regimes,

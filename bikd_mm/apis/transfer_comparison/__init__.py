@@ -28,7 +28,13 @@ the teach share over iterations.
 from .compare import compare_transfer
 from .plots import write_plots
 from .regimes import REGIME_TITLES, TASKS, regime_options
-from .report import markdown_table, summarise, write_outputs
+from .report import (
+    markdown_table,
+    paired_differences,
+    paired_interval,
+    summarise,
+    write_outputs,
+)
 from .runs import evaluate, read_scalars, run_config, run_regime
 
 __all__ = [
@@ -41,6 +47,8 @@ __all__ = [
     'read_scalars',
     'regime_options',
     'run_regime',
+    'paired_differences',
+    'paired_interval',
     'summarise',
     'write_outputs',
     'write_plots',

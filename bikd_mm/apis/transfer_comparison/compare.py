@@ -1,17 +1,25 @@
 """Run every regime for every seed of one pair config."""
 
+import copy
 import multiprocessing
 import os.path as osp
+import statistics
 import time
 from concurrent.futures import ProcessPoolExecutor
 
 from mmengine.config import Config
 
 from bikd_mm.apis.pretrain import pretrain_members
+from bikd_mm.apis.pretrain import pretrain_seeds as pretrain_seeds_alone
 from bikd_mm.models.member import member_list
 
 from .regimes import TASKS, regime_options
-from .report import _run_line, summarise, write_outputs
+from .report import (
+    _run_line,
+    paired_differences,
+    summarise,
+    write_outputs,
+)
 from .runs import evaluate, run_config, run_regime
 
 
@@ -30,6 +38,7 @@ def compare_transfer(
     cfg_options: dict | None = None,
     command: str = '',
     log=print,
+    pretrain_seeds: list | None = None,
 ) -> dict:
     """Run every regime for every seed and write JSON, Markdown and PNGs.
 
@@ -52,6 +61,12 @@ def compare_transfer(
             config (as ``--cfg-options`` of the tools).
         command (str): The command line, recorded in the outputs.
         log (callable): Progress printer. Defaults to ``print``.
+        pretrain_seeds (list[int], optional): Pre-train every member once
+            per seed (:func:`bikd_mm.apis.pretrain_seeds`, the members'
+            own schedules unless ``pretrain_iters`` is given) and run every
+            regime and seed from each; runs then pair up by pre-training
+            and fine-tuning seed (``paired`` in the result). Defaults to
+            None: one pre-training per member.
 
     Returns:
         dict: The result that is written as JSON.
@@ -72,38 +87,62 @@ def compare_transfer(
         pair_cfg.merge_from_dict(cfg_options)
     members = member_list(pair_cfg.model.members)
     names = [m['name'] for m in members]
-    pretrain_members(
-        members,
-        spec['pretrain_task'],
-        osp.join(work_dir, 'pretrain'),
-        pretrain_iters,
-        threads,
-        log=log,
-        workers=workers,
-    )
-    pair_cfg.model.members = members
+    if pretrain_seeds:
+        by_seed = pretrain_seeds_alone(
+            members,
+            spec['pretrain_task'],
+            pretrain_seeds,
+            osp.join(work_dir, 'pretrain'),
+            threads=threads,
+            workers=workers,
+            log=log,
+            iters=pretrain_iters,
+        )
+        starts = [(ps, by_seed[ps]) for ps in pretrain_seeds]
+    else:
+        pretrain_members(
+            members,
+            spec['pretrain_task'],
+            osp.join(work_dir, 'pretrain'),
+            pretrain_iters,
+            threads,
+            log=log,
+            workers=workers,
+        )
+        starts = [(None, {m['name']: m['checkpoint'] for m in members})]
     metric = spec['metric']
 
-    log('evaluating the pretrained members ...')
-    before = evaluate(pair_cfg, osp.join(work_dir, 'start'), threads)
-    start = {n: before[f'{n}/{metric}'] for n in names}
-    teacher = max(names, key=lambda n: start[n])
-    log(
-        'start: '
-        + ', '.join(f'{n} {start[n]:.2f}' for n in names)
-        + f'; one-way teacher: {teacher}'
-    )
-
-    jobs = [
-        (pair_cfg, task, regime, teacher, seed, iters, val_interval)
-        + (work_dir, threads)
-        for seed in seeds
-        for regime in regimes
-    ]
+    jobs, start_by_seed, teachers, evaluated = [], {}, {}, {}
+    for ps, checkpoints in starts:
+        cfg = copy.deepcopy(pair_cfg)
+        cfg.model.members = [
+            dict(m, checkpoint=checkpoints[m['name']]) for m in members
+        ]
+        tag = '' if ps is None else f'_pretrain{ps}'
+        log(f'evaluating the pretrained members{tag} ...')
+        before = evaluate(cfg, osp.join(work_dir, f'start{tag}'), threads)
+        start_n = {n: before[f'{n}/{metric}'] for n in names}
+        teacher = max(names, key=lambda n: start_n[n])
+        start_by_seed[ps], teachers[ps], evaluated[ps] = (
+            start_n,
+            teacher,
+            before,
+        )
+        log(
+            'start: '
+            + ', '.join(f'{n} {start_n[n]:.2f}' for n in names)
+            + f'; one-way teacher: {teacher}'
+        )
+        jobs += [
+            (cfg, task, regime, teacher, seed, iters, val_interval)
+            + (work_dir, threads, ps)
+            for seed in seeds
+            for regime in regimes
+        ]
     log(
         f'{len(jobs)} runs of {iters} iterations '
-        f'({len(regimes)} regimes x {len(seeds)} seeds, {workers} at a '
-        'time) ...'
+        f'({len(regimes)} regimes x {len(seeds)} seeds x {len(starts)} '
+        f'pretrained starts, {workers} at a time) ...'
     )
     begin = time.time()
     runs = []
@@ -119,6 +158,13 @@ def compare_transfer(
             runs.append(run_regime(*job))
             log(_run_line(runs[-1], names))
 
+    first = starts[0][0]
+    start = {
+        n: statistics.fmean(s[n] for s in start_by_seed.values())
+        for n in names
+    }
+    teacher = teachers[first]
+    members = [dict(m, checkpoint=starts[0][1][m['name']]) for m in members]
     result = dict(
         task=task,
         pair_config=osp.relpath(pair_config),
@@ -127,6 +173,17 @@ def compare_transfer(
         members=names,
         checkpoints={m['name']: m['checkpoint'] for m in members},
         pretrain_iters=pretrain_iters,
+        pretrain_seeds=list(pretrain_seeds or []),
+        start_by_pretrain_seed=(
+            {str(k): v for k, v in start_by_seed.items()}
+            if pretrain_seeds
+            else None
+        ),
+        one_way_teachers=(
+            {str(k): v for k, v in teachers.items()}
+            if pretrain_seeds
+            else None
+        ),
         iters=iters,
         val_interval=val_interval,
         seeds=list(seeds),
@@ -141,10 +198,11 @@ def compare_transfer(
             ).param_scheduler
         ],
         start=start,
-        start_all=before,
+        start_all=evaluated[first],
         wall_seconds=round(time.time() - begin, 1),
         runs=runs,
         summary=summarise(runs, names, regimes),
+        paired=paired_differences(runs, names, regimes),
     )
     write_outputs(result, out_prefix)
     return result

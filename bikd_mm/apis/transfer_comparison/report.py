@@ -1,5 +1,6 @@
 """The summary over seeds, the Markdown report and the output files."""
 
+import math
 import statistics
 
 from bikd_mm.utils.io import dump_json_atomic, write_text_atomic
@@ -39,6 +40,70 @@ def summarise(runs: list, names: list, regimes: tuple) -> dict:
                 teach_share=_mean_std(shares) if shares else None,
             )
     return summary
+
+
+def paired_interval(differences: list, level: float = 0.95) -> dict:
+    """Mean of paired differences and its two-sided t interval.
+
+    Args:
+        differences (list[float]): One difference per pair of runs.
+        level (float): Coverage of the interval. Defaults to 0.95.
+
+    Returns:
+        dict: ``mean``, ``low``, ``high``, ``std`` and ``n``; with one
+        difference the interval is unbounded.
+    """
+    from scipy import stats
+
+    n = len(differences)
+    if n == 0:
+        raise ValueError('no paired runs to compare')
+    mean = statistics.fmean(differences)
+    if n == 1:
+        return dict(mean=mean, low=-math.inf, high=math.inf, std=0.0, n=1)
+    std = statistics.stdev(differences)
+    half = stats.t.ppf(0.5 + level / 2, n - 1) * std / math.sqrt(n)
+    return dict(mean=mean, low=mean - half, high=mean + half, std=std, n=n)
+
+
+def paired_differences(
+    runs: list, names: list, regimes: tuple, baseline: str = 'independent'
+) -> dict:
+    """Each regime against ``baseline`` on the same start and data order.
+
+    Runs pair up by pre-training seed (the same pretrained checkpoints)
+    and fine-tuning seed (the same batches); each pair gives one
+    difference per member, ``regime - baseline``.
+
+    Returns:
+        dict: ``{regime: {member: paired_interval}}`` for every regime but
+        the baseline; empty when the baseline was not run.
+    """
+
+    def key(run):
+        return run.get('pretrain_seed'), run['seed']
+
+    base = {key(r): r for r in runs if r['regime'] == baseline}
+    if not base:
+        return {}
+    result = {}
+    for regime in regimes:
+        if regime == baseline:
+            continue
+        pairs = [
+            (r, base[key(r)])
+            for r in runs
+            if r['regime'] == regime and key(r) in base
+        ]
+        if not pairs:
+            continue
+        result[regime] = {
+            n: paired_interval(
+                [r['final'][n] - b['final'][n] for r, b in pairs]
+            )
+            for n in names
+        }
+    return result
 
 
 def markdown_table(result: dict) -> str:
@@ -93,6 +158,33 @@ def markdown_table(result: dict) -> str:
         'one-way KD the frozen teacher teaches every element; independent '
         'fine-tuning distils nothing, and where a share is shown it is the '
         'share the member would have taught.',
+    ]
+    paired = result.get('paired') or {}
+    if paired:
+        lines += [
+            '',
+            '## Paired against independent fine-tuning',
+            '',
+            'Mean difference `regime - independent` over runs that share '
+            'the pretrained checkpoints and the data order, with its 95% '
+            't interval; an interval that holds 0 is no measurable '
+            'difference.',
+            '',
+            '| regime | '
+            + ' | '.join(f'{n} difference' for n in names)
+            + ' |',
+            '| --- |' + ' --- |' * len(names),
+        ]
+        for regime, per_member in paired.items():
+            cells = [
+                f'{d["mean"]:+.2f} [{d["low"]:+.2f}, {d["high"]:+.2f}] '
+                f'(n={d["n"]})'
+                for d in (per_member[n] for n in names)
+            ]
+            lines.append(
+                f'| {REGIME_TITLES[regime]} | ' + ' | '.join(cells) + ' |'
+            )
+    lines += [
         '',
         '## Every run',
         '',
@@ -103,11 +195,18 @@ def markdown_table(result: dict) -> str:
     ]
     for run in result['runs']:
         lines.append(
-            f'| {run["regime"]} | {run["seed"]} | '
+            f'| {run["regime"]} | {_seed(run)} | '
             + ' | '.join(f'{run["final"][n]:.2f}' for n in names)
             + f' | {run["seconds"]:.0f} |'
         )
     return '\n'.join(lines) + '\n'
+
+
+def _seed(run: dict) -> str:
+    """``<pretrain seed>/<seed>`` with several pretrained starts."""
+    if run.get('pretrain_seed') is None:
+        return str(run['seed'])
+    return f'{run["pretrain_seed"]}/{run["seed"]}'
 
 
 def write_outputs(result: dict, out_prefix: str) -> list:
@@ -125,7 +224,7 @@ def write_outputs(result: dict, out_prefix: str) -> list:
 
 def _run_line(run: dict, names: list) -> str:
     return (
-        f'{run["regime"]} seed {run["seed"]}: '
+        f'{run["regime"]} seed {_seed(run)}: '
         + ', '.join(f'{n} {run["final"][n]:.2f}' for n in names)
         + f' ({run["seconds"]:.0f} s)'
     )

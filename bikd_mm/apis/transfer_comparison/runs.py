@@ -107,8 +107,13 @@ def run_regime(
     val_interval: int,
     work_dir: str,
     threads: int | None,
+    pretrain_seed: int | None = None,
 ) -> dict:
-    """Fine-tune the pair under one regime and seed; return its record."""
+    """Fine-tune the pair under one regime and seed; return its record.
+
+    ``pretrain_seed`` names the pretrained start (its work folder and its
+    record's ``pretrain_seed``); None for a single start.
+    """
     import torch
     from mmengine.registry import RUNNERS
 
@@ -119,7 +124,11 @@ def run_regime(
     start = time.time()
     cfg = run_config(
         pair_cfg,
-        osp.join(work_dir, f'{regime}_seed{seed}'),
+        osp.join(
+            work_dir,
+            f'{regime}_seed{seed}'
+            + ('' if pretrain_seed is None else f'_pretrain{pretrain_seed}'),
+        ),
         iters,
         val_interval,
         seed,
@@ -132,10 +141,13 @@ def run_regime(
     scalars = read_scalars(
         osp.join(runner.log_dir, 'vis_data', 'scalars.json'), names, metric
     )
-    return dict(
+    record = dict(
         regime=regime,
         seed=seed,
         final={n: scalars['metric'][n][-1][1] for n in names},
         curves=scalars,
         seconds=round(time.time() - start, 1),
     )
+    if pretrain_seed is not None:
+        record['pretrain_seed'] = pretrain_seed
+    return record
