@@ -8,7 +8,7 @@
 # tools/setup_env.sh links .venv); the given releases are installed into
 # the venv itself, without their dependencies, and shadow the stack's.
 # bikd_mm is used from this checkout. Then the tests that exercise what
-# these packages provide to bikd_mm run: the compatibility fixes, the
+# these packages provide to bikd_mm run: the library patches, the
 # config scope, training and testing a stock config through the tools,
 # and a pair trained, resumed and exported (tests/engine/test_pair_runner.py
 # for segmentation, tests/classification/test_cls_pair_runner.py for
@@ -42,6 +42,6 @@ EOF_PY
 cd "$root"
 # shellcheck disable=SC2086
 PYTHONPATH=$root "$py" -m pytest -q -p no:cacheprovider \
-  tests/utils/test_compat.py tests/packaging/test_config_scope.py \
+  tests/test_patches.py tests/packaging/test_config_scope.py \
   tests/tools/test_train_tool.py tests/engine/test_pair_runner.py \
   tests/classification/test_cls_pair_runner.py ${PYTEST_ARGS:-}

@@ -19,6 +19,7 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
+from bikd_mm.patches import run_patches
 from bikd_mm.utils.checkpoint import (
     extract_state_dict,
     load_checkpoint_file,
@@ -149,8 +150,9 @@ def pretrain_member(
     cfg.default_hooks.checkpoint.pop('save_best', None)
     # A visualizer of its own (stock runtimes may fix a global name).
     cfg.visualizer.name = f'{cfg.work_dir}@{time.time_ns()}'
-    runner = quiet_runner(Runner.from_cfg(quiet(cfg)))
-    runner.train()
+    with run_patches():
+        runner = quiet_runner(Runner.from_cfg(quiet(cfg)))
+        runner.train()
     last = osp.join(cfg.work_dir, f'iter_{iters}.pth')
     state = extract_state_dict(load_checkpoint_file(last))
     meta = dict(iter=iters, seed=seed)

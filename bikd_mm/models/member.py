@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 
 import torch.nn as nn
 from mmengine.config import Config, ConfigDict
+from mmengine.config.utils import MODULE2PACKAGE
 from mmengine.registry import DefaultScope, Registry
 from mmengine.utils import get_installed_path
 
@@ -68,7 +69,10 @@ def resolve_config_path(path: str) -> str:
     """
     if '::' in path:
         package, rel = path.split('::', 1)
-        package = {'mmseg': 'mmsegmentation'}.get(package, package)
+        # The scope's package, as mmengine resolves ``_base_`` entries
+        # (``mmseg`` -> ``mmsegmentation``; ``bikd_mm``, see
+        # :func:`bikd_mm.patches.register_config_scope`).
+        package = MODULE2PACKAGE.get(package, package)
         try:
             root = get_installed_path(package)
         except Exception as err:

@@ -27,6 +27,7 @@ from mmengine.config import Config
 
 import bikd_mm  # noqa: F401  (registers bikd_mm components)
 from bikd_mm.engine.runner import is_pair_config
+from bikd_mm.patches import run_patches
 from bikd_mm.tools.run_options import add_run_options, parse_run_args
 from bikd_mm.utils.config import build_runner, load_config
 
@@ -161,13 +162,15 @@ def main(argv: list[str] | None = None) -> None:
         keep_predictions(cfg, args.out)
     if args.show or args.show_dir:
         show_predictions(cfg, args)
-    runner = build_runner(cfg)
-    if args.checkpoint is None:
-        runner.logger.info(
-            'no checkpoint: every member is evaluated with its own '
-            'starting checkpoint (before Bi-KD)'
-        )
-    metrics = runner.test()
+    # Library patches for the run only (see bikd_mm.patches).
+    with run_patches():
+        runner = build_runner(cfg)
+        if args.checkpoint is None:
+            runner.logger.info(
+                'no checkpoint: every member is evaluated with its own '
+                'starting checkpoint (before Bi-KD)'
+            )
+        metrics = runner.test()
     if args.metrics:
         from bikd_mm.utils.io import dump_json_atomic
 

@@ -16,6 +16,7 @@ from mmengine.logging import print_log
 
 import bikd_mm  # noqa: F401  (registers bikd_mm components)
 from bikd_mm.engine.runner import expand_pair_config, is_pair_config
+from bikd_mm.patches import run_patches
 from bikd_mm.tools.run_options import add_run_options, parse_run_args
 from bikd_mm.utils.config import build_runner, load_config
 
@@ -87,8 +88,10 @@ def main(argv: list[str] | None = None) -> None:
         cfg.resume = True
         cfg.load_from = args.resume
 
-    runner = build_runner(cfg)
-    runner.train()
+    # Library patches for the run only (see bikd_mm.patches).
+    with run_patches():
+        runner = build_runner(cfg)
+        runner.train()
 
 
 if __name__ == '__main__':

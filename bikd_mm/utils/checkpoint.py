@@ -4,7 +4,8 @@ Checkpoints are always unpickled with ``weights_only=True``. A file that
 needs arbitrary unpickling is refused unless the caller opts in explicitly
 (``allow_unsafe=True``, the ``allow_unsafe_checkpoint`` config key or the
 ``--allow-unsafe-checkpoint`` flag of the tools), since unpickling can run
-arbitrary code.
+arbitrary code. Weights-only loading accepts the objects that mmengine
+checkpoints hold (:func:`bikd_mm.patches.checkpoint_globals`).
 """
 
 import logging
@@ -21,6 +22,7 @@ import torch
 import torch.nn as nn
 from mmengine.logging import print_log
 
+from bikd_mm.patches import checkpoint_globals
 from bikd_mm.utils.io import atomic_path
 
 UNSAFE_ENV = 'BIKD_ALLOW_UNSAFE_CHECKPOINT'
@@ -103,7 +105,8 @@ def load_checkpoint_file(
     if filename.endswith('.safetensors'):
         return _load_safetensors(filename, owner)
     try:
-        return torch.load(filename, map_location='cpu', weights_only=True)
+        with checkpoint_globals():
+            return torch.load(filename, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError as err:
         reason = _unpickler_reason(err)
         if 'global' not in reason.lower():

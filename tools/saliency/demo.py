@@ -38,6 +38,7 @@ from make_synthetic import make_synthetic  # noqa: E402
 
 import bikd_mm.engine  # noqa: E402,F401  (registers BiKDRunner)
 import bikd_mm.models.saliency  # noqa: E402,F401
+from bikd_mm.patches import run_patches  # noqa: E402
 from bikd_mm.utils.checkpoint import (  # noqa: E402
     extract_state_dict,
     load_checkpoint_file,
@@ -105,8 +106,9 @@ def pretrain_member(
     )
     cfg.work_dir = osp.join(work_dir, f'{member["name"]}_alone')
     _set_length(cfg, iters)
-    runner = Runner.from_cfg(_quiet(cfg))
-    runner.train()
+    with run_patches():
+        runner = Runner.from_cfg(_quiet(cfg))
+        runner.train()
     last = osp.join(cfg.work_dir, f'iter_{iters}.pth')
     state = extract_state_dict(load_checkpoint_file(last))
     save_atomic(dict(state_dict=state, meta=dict(iter=iters)), out)

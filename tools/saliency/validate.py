@@ -21,6 +21,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import bikd_mm  # noqa: F401  (registers bikd_mm components)
+from bikd_mm.patches import run_patches
 from bikd_mm.utils.config import load_config
 
 
@@ -45,11 +46,12 @@ def main(argv=None) -> dict:
         # Nothing is trained here, so there is no best checkpoint to keep
         # (mmengine's hook can only track one once training started).
         checkpoint.pop('save_best', None)
-    if 'runner_type' in cfg:
-        runner = RUNNERS.build(cfg)
-    else:
-        runner = Runner.from_cfg(cfg)
-    metrics = runner.val()
+    with run_patches():
+        if 'runner_type' in cfg:
+            runner = RUNNERS.build(cfg)
+        else:
+            runner = Runner.from_cfg(cfg)
+        metrics = runner.val()
     print(json.dumps(metrics, indent=2, sort_keys=True))
     return metrics
 

@@ -36,8 +36,12 @@ from bikd_mm.engine.runner.pair_config import (
 )
 from bikd_mm.engine.runner.work_dir_lock import WorkDirLock
 from bikd_mm.models.member import DEFAULT_MIN_LOADED
+from bikd_mm.patches import (
+    checkpoint_globals,
+    cpu_dist_init,
+    history_buffer_state,
+)
 from bikd_mm.utils.checkpoint import UNSAFE_ENV, load_checkpoint_file
-from bikd_mm.utils.compat import apply_compat
 from bikd_mm.utils.io import commit_file
 
 _LOST_RANK_SIGNS = (
@@ -121,6 +125,14 @@ class BiKDRunner(Runner):
     In distributed training, a rank that loses another rank (it crashed,
     was killed or hangs past ``env_cfg.dist_cfg.timeout``) stops with an
     error that says so, instead of the backend's bare message.
+
+    Library patches, each only while the runner acts (see the table in
+    :mod:`bikd_mm.patches`): mmengine's ``_init_dist_pytorch`` starts
+    without CUDA during ``__init__`` (:func:`~bikd_mm.patches.cpu_dist_init`);
+    ``HistoryBuffer`` pickles without its statistics registry while a
+    checkpoint is saved (:func:`~bikd_mm.patches.history_buffer_state`);
+    torch's weights-only loader accepts mmengine's checkpoint objects
+    while one is loaded (:func:`~bikd_mm.patches.checkpoint_globals`).
     """
 
     _preloaded: tuple[str, dict] | None = None
@@ -128,7 +140,6 @@ class BiKDRunner(Runner):
 
     @classmethod
     def from_cfg(cls, cfg: Config) -> 'BiKDRunner':
-        apply_compat()
         check_runner_options(cfg)
         if cfg.get('allow_unsafe_checkpoint', False):
             # Read by every checkpoint load of the process, members' too.
@@ -196,16 +207,17 @@ class BiKDRunner(Runner):
             and backend_args is None
         )
         name = partial_name(filename) if local else filename
-        super().save_checkpoint(
-            out_dir,
-            name,
-            file_client_args=file_client_args,
-            save_optimizer=save_optimizer,
-            save_param_scheduler=save_param_scheduler,
-            meta=meta,
-            by_epoch=by_epoch,
-            backend_args=backend_args,
-        )
+        with history_buffer_state():
+            super().save_checkpoint(
+                out_dir,
+                name,
+                file_client_args=file_client_args,
+                save_optimizer=save_optimizer,
+                save_param_scheduler=save_param_scheduler,
+                meta=meta,
+                by_epoch=by_epoch,
+                backend_args=backend_args,
+            )
         if local:
             commit_file(osp.join(out_dir, name), osp.join(out_dir, filename))
 
@@ -217,7 +229,8 @@ class BiKDRunner(Runner):
             lock = WorkDirLock(osp.abspath(work_dir)).acquire()
             self._work_dir_lock = lock
             weakref.finalize(self, lock.release)
-        super().__init__(*args, **kwargs)
+        with cpu_dist_init():
+            super().__init__(*args, **kwargs)
 
     def _release_work_dir(self) -> None:
         if self._work_dir_lock is not None:
@@ -303,7 +316,8 @@ class BiKDRunner(Runner):
         :func:`bikd_mm.utils.checkpoint.load_checkpoint_file` (clear errors
         for missing, corrupt or unsafe files), onto the CPU, from where the
         model and the optimizers copy the values to their devices; other
-        schemes go through mmengine.
+        schemes go through mmengine, which loads weights-only with
+        :func:`bikd_mm.patches.checkpoint_globals`.
         """
         if self._preloaded is not None and self._preloaded[0] == filename:
             checkpoint = self._preloaded[1]
@@ -313,9 +327,10 @@ class BiKDRunner(Runner):
         ):
             checkpoint = load_checkpoint_file(filename, owner='runner')
         else:
-            return super().load_checkpoint(
-                filename, map_location, strict, revise_keys
-            )
+            with checkpoint_globals():
+                return super().load_checkpoint(
+                    filename, map_location, strict, revise_keys
+                )
         model = (
             self.model.module if is_model_wrapper(self.model) else self.model
         )

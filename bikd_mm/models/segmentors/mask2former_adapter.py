@@ -8,8 +8,6 @@ decoder layer of the same pass, its per-pixel class distribution (see
 compares with the other members'.
 """
 
-import contextlib
-
 import torch
 from mmseg.models.segmentors import EncoderDecoder
 from mmseg.utils import add_prefix
@@ -18,27 +16,7 @@ from torch import Tensor
 from bikd_mm.core import mask_classification_log_probs
 from bikd_mm.models.member_output import MemberOutput
 from bikd_mm.models.segmentors.auxiliary_losses import auxiliary_losses
-
-
-@contextlib.contextmanager
-def _local_mask_count():
-    """Count an image's matched masks in this process only.
-
-    mmdet's Mask2Former loss averages its normaliser (the number of matched
-    masks) over all processes with a collective. A per-image loss must be
-    normalised by that image's own count, and a collective per image would
-    hang processes whose batches differ in size.
-    """
-    # mmdet is needed by Mask2Former members only: importing it here keeps
-    # ``import bikd_mm`` free of it.
-    import mmdet.models.dense_heads.mask2former_head as mmdet_m2f
-
-    reduce_mean = mmdet_m2f.reduce_mean
-    mmdet_m2f.reduce_mean = lambda tensor: tensor
-    try:
-        yield
-    finally:
-        mmdet_m2f.reduce_mean = reduce_mean
+from bikd_mm.patches import local_mask_count
 
 
 class Mask2FormerAdapter:
@@ -53,6 +31,12 @@ class Mask2FormerAdapter:
     logits go through (bilinear logits, then a softmax); the masks are
     not upsampled before the sum over queries, as mmseg's ``predict`` does
     for its output, which would cost a ``[B, Q, H, W]`` map at full size.
+
+    Patched inside :meth:`image_task_losses`: mmdet's ``reduce_mean`` of
+    the Mask2Former head is the identity there
+    (:func:`bikd_mm.patches.local_mask_count`), so that each image is
+    normalised by its own matched masks; see the table in
+    :mod:`bikd_mm.patches`.
 
     Args:
         model (EncoderDecoder): The member.
@@ -135,6 +119,9 @@ class Mask2FormerAdapter:
         losses over every decoder layer, with the member's loss weights,
         normalised by that image's own matches. No forward pass, no
         gradient; the matching and the sampled points are drawn anew.
+        mmdet's ``reduce_mean`` is the identity meanwhile
+        (:func:`bikd_mm.patches.local_mask_count`): a collective per image
+        would hang ranks whose batches differ in size.
 
         Args:
             all_cls (list[Tensor]): Class logits per decoder layer,
@@ -149,7 +136,7 @@ class Mask2FormerAdapter:
         """
         head = self.model.decode_head
         totals = []
-        with _local_mask_count():
+        with local_mask_count():
             for i in range(len(gt_instances)):
                 losses = head.loss_by_feat(
                     [cls[i : i + 1] for cls in all_cls],
