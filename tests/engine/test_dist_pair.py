@@ -10,6 +10,8 @@ import sys
 import torch
 from mmengine.config import Config
 
+from bikd_mm.utils.checkpoint import load_checkpoint_file
+
 from ..conftest import REPO
 from ..models.seg_fixtures import MEMBER_CONFIGS
 from .test_pair_runner import PAIR, write_member_checkpoints
@@ -97,8 +99,7 @@ def train_on_two_ranks(
     )
     assert result.returncode == 0, result.stderr[-4000:]
     return [
-        torch.load(work / f'rank{rank}.pth', weights_only=True)
-        for rank in (0, 1)
+        load_checkpoint_file(str(work / f'rank{rank}.pth')) for rank in (0, 1)
     ]
 
 
@@ -108,7 +109,7 @@ def assert_same_and_trained(ranks: list, tmp_path, member: str) -> None:
     assert set(rank0) == set(rank1)
     for key in rank0:
         torch.testing.assert_close(rank0[key], rank1[key], rtol=0, atol=0)
-    initial = torch.load(tmp_path / f'{member}.pth', weights_only=True)
+    initial = load_checkpoint_file(str(tmp_path / f'{member}.pth'))
     moved = [
         k
         for k, v in initial['state_dict'].items()

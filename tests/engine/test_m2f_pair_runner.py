@@ -8,6 +8,7 @@ from mmengine.config import Config
 from mmengine.registry import RUNNERS
 
 import bikd_mm  # noqa: F401
+from bikd_mm.utils.checkpoint import load_checkpoint_file
 from bikd_mm.utils.export import export_member
 
 from ..models.seg_fixtures import MEMBER_CONFIGS, REPO, fake_batch
@@ -56,7 +57,7 @@ def train_and_check(cfg: Config):
         name = spec['name']
         assert 0.0 <= hub.get_scalar(f'val/{name}/mIoU').current() <= 100
         assert f'train/{name}.teach_share' in hub.log_scalars
-        start = torch.load(spec['checkpoint'], weights_only=True)
+        start = load_checkpoint_file(str(spec['checkpoint']))
         now = runner.model.members[name].state_dict()
         changed = [
             k
@@ -116,7 +117,7 @@ def test_mixed_pair_trains_and_exports_a_stock_member(tmp_path, seg_data_root):
         )
         assert torch.equal(g.pred_sem_seg.data, w.pred_sem_seg.data)
     # The trained weights, not the starting checkpoint's.
-    start = torch.load(cfg.model.members[0]['checkpoint'], weights_only=True)
+    start = load_checkpoint_file(str(cfg.model.members[0]['checkpoint']))
     assert not torch.equal(
         start['state_dict']['decode_head.cls_embed.weight'],
         stock.decode_head.cls_embed.weight,

@@ -16,6 +16,7 @@ from bikd_mm.engine.hooks.teacher_map_visualization_hook import (
     MEMBER_COLOURS,
 )
 from bikd_mm.engine.runner import expand_pair_config
+from bikd_mm.utils.checkpoint import load_checkpoint_file
 from bikd_mm.utils.export import export_member
 
 from ..models.seg_fixtures import REPO, fake_batch
@@ -133,7 +134,7 @@ def test_train_evaluate_resume_and_export(tmp_path, seg_data_root):
     colours = {tuple(c) for c in teacher.tolist()}
     assert colours <= {(0, 0, 0), *map(tuple, MEMBER_COLOURS[:2])}
     assert len(colours - {(0, 0, 0)}) >= 1
-    saved = torch.load(ckpt, weights_only=True)
+    saved = load_checkpoint_file(str(ckpt))
     assert {'cnn', 'swin'} <= set(saved['optimizer'])
     assert {'cnn', 'swin'} <= set(saved['param_schedulers'])
     # Resume in a new runner: continues at iteration 3 with both members.
@@ -158,9 +159,7 @@ def test_train_evaluate_resume_and_export(tmp_path, seg_data_root):
     # The resumed run started from both members' saved weights.
     for key, value in saved['state_dict'].items():
         torch.testing.assert_close(spy.weights[key], value)
-    resumed = torch.load(
-        osp.join(cfg.work_dir, 'iter_3.pth'), weights_only=True
-    )
+    resumed = load_checkpoint_file(str(osp.join(cfg.work_dir, 'iter_3.pth')))
     assert resumed['meta']['iter'] == 3
 
     # Export a member and load it with stock mmseg: identical logits.
@@ -173,7 +172,7 @@ def test_train_evaluate_resume_and_export(tmp_path, seg_data_root):
     )
     stock = init_model(member_cfg, str(out), device='cpu')
     pair = RUNNERS.build(pair_cfg(tmp_path, seg_data_root)).model
-    state = torch.load(ckpt, weights_only=True)['state_dict']
+    state = load_checkpoint_file(str(ckpt))['state_dict']
     pair.load_state_dict(state)
     pair.eval()
     data = pair.data_preprocessor(fake_batch(batch=1), False)

@@ -11,7 +11,8 @@ import zipfile
 from email.parser import Parser
 
 import pytest
-import torch
+
+from bikd_mm.utils.checkpoint import load_checkpoint_file
 
 from ..conftest import REPO
 from .envs import copy_source, dry_run, freeze, make_venv, planned, run
@@ -219,8 +220,8 @@ def test_installed_tools_train_and_export_the_demo_pair(
         ],
         tmp,
     )
-    exported = torch.load(out, map_location='cpu', weights_only=True)
-    pair = torch.load(ckpt, map_location='cpu', weights_only=True)
+    exported = load_checkpoint_file(str(out))
+    pair = load_checkpoint_file(str(ckpt))
     prefix = 'members.cnn.'
     want = {
         k[len(prefix) :] for k in pair['state_dict'] if k.startswith(prefix)

@@ -16,6 +16,7 @@ from mmengine.registry import RUNNERS
 from mmseg.registry import MODELS as SEG_MODELS
 
 from bikd_mm.models.member import build_member, parse_members
+from bikd_mm.utils.checkpoint import load_checkpoint_file
 from bikd_mm.utils.export import export_member
 
 from ..models.seg_fixtures import member
@@ -112,7 +113,7 @@ def load_from_single_model_file(tmp_path, trained_pair):
     runner = RUNNERS.build(cfg)
     with Records() as records:
         runner.load_or_resume()
-    state = torch.load(trained_pair['checkpoint'], weights_only=True)
+    state = load_checkpoint_file(str(trained_pair['checkpoint']))
     total = sum(1 for k in state['state_dict'] if k.startswith('members.cnn.'))
     assert any(
         f'cnn: loaded {total} of {total} tensors; missing 0' in m
@@ -209,7 +210,7 @@ def resume_after_member_added(tmp_path, trained_pair):
 
 def resume_after_member_removed(tmp_path, trained_pair):
     """A checkpoint of three members, a config of two of them."""
-    state = torch.load(trained_pair['checkpoint'], weights_only=True)
+    state = load_checkpoint_file(str(trained_pair['checkpoint']))
     for key in list(state['state_dict']):
         if key.startswith('members.cnn.'):
             new = key.replace('members.cnn.', 'members.cnn2.', 1)
@@ -272,7 +273,7 @@ def resume_from_member_checkpoint(tmp_path, trained_pair):
 def resume_from_single_model_run(tmp_path, trained_pair):
     """The checkpoint of a stock run of one model (its ``state_dict``,
     ``optimizer`` and ``param_schedulers`` of one model)."""
-    state = torch.load(trained_pair['checkpoint'], weights_only=True)
+    state = load_checkpoint_file(str(trained_pair['checkpoint']))
     prefix = 'members.cnn.'
     single = dict(
         meta=state['meta'],

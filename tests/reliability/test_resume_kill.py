@@ -23,14 +23,14 @@ from bikd_mm.engine.runner.checkpoint_files import (
     resume_candidates,
 )
 from bikd_mm.engine.runner.work_dir_lock import LOCK_FILE
-from bikd_mm.utils.checkpoint import save_atomic
+from bikd_mm.utils.checkpoint import load_checkpoint_file, save_atomic
 
 from .pair_run import run_train_until_stalled, write_pair_config
 
 
 def assert_resumed_from(work, iteration: int, saved: dict) -> None:
     """The resumed run started exactly from checkpoint ``saved``."""
-    started = torch.load(work / f'resumed_{iteration}.pth', weights_only=True)
+    started = load_checkpoint_file(str(work / f'resumed_{iteration}.pth'))
     assert saved['meta']['iter'] == started['iter'] == iteration
     assert set(started['state_dict']) == set(saved['state_dict'])
     assert any(k.startswith('members.cnn.') for k in saved['state_dict'])
@@ -73,7 +73,7 @@ def test_killed_runs_resume_from_the_last_complete_checkpoint(
     # The killed run's lock file stays, unlocked: the resumes below start.
     assert (work / LOCK_FILE).is_file()
     assert (work / 'last_checkpoint').read_text().endswith('iter_2.pth')
-    iter_2 = torch.load(work / 'iter_2.pth', weights_only=True)
+    iter_2 = load_checkpoint_file(str(work / 'iter_2.pth'))
 
     # 2. Resumed from iter_2.pth, killed between checkpoints (after
     # iteration 5 ran, iter_4.pth being complete).
@@ -84,7 +84,7 @@ def test_killed_runs_resume_from_the_last_complete_checkpoint(
         'iter_4.pth',
         'resumed_2.pth',
     ]
-    iter_4 = torch.load(work / 'iter_4.pth', weights_only=True)
+    iter_4 = load_checkpoint_file(str(work / 'iter_4.pth'))
 
     # 3. Resumed from iter_4.pth (in this process, as tools/train.py
     # --resume sets it up): finishes.
@@ -93,7 +93,7 @@ def test_killed_runs_resume_from_the_last_complete_checkpoint(
     cfg.resume = True
     RUNNERS.build(cfg).train()
     assert_resumed_from(work, 4, iter_4)
-    final = torch.load(work / 'iter_6.pth', weights_only=True)
+    final = load_checkpoint_file(str(work / 'iter_6.pth'))
     assert final['meta']['iter'] == 6
     assert not [p for p in os.listdir(work) if p.endswith('.part')]
 

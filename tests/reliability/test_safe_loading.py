@@ -112,9 +112,9 @@ def test_runner_refuses_a_planted_load_from_unless_the_config_opts_in(
     state = {
         f'members.{name}.{key}': value + 1
         for name in ('cnn', 'swin')
-        for key, value in torch.load(
-            tmp_path / f'{name}.pth', weights_only=True
-        )['state_dict'].items()
+        for key, value in load_checkpoint_file(str(tmp_path / f'{name}.pth'))[
+            'state_dict'
+        ].items()
     }
     evidence = tmp_path / 'code_ran'
     path = plant(tmp_path / 'planted.pth', evidence, state)

@@ -9,6 +9,7 @@ from mmengine.optim import OptimWrapper, OptimWrapperDict
 from bikd_mm.evaluation.metrics import MemberMetric
 from bikd_mm.models.saliency import BiKDSaliency, VideoSaliencyModel
 from bikd_mm.registry import MODELS
+from bikd_mm.utils.checkpoint import load_checkpoint_file
 
 from .fixtures import fake_batch, s3d_member_model, swin_member_model
 
@@ -165,7 +166,7 @@ def test_export_member_loads_into_plain_model(tmp_path):
     out = str(tmp_path / 's3d.pth')
     export_member(path, 's3d', out)
     model = MODELS.build(s3d_member_model())
-    state = torch.load(out, weights_only=True)['state_dict']
+    state = load_checkpoint_file(str(out))['state_dict']
     result = model.load_state_dict(state, strict=True)
     assert not result.missing_keys and not result.unexpected_keys
     assert isinstance(model, VideoSaliencyModel)

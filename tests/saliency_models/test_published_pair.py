@@ -15,6 +15,7 @@ from mmengine.registry import DefaultScope
 
 from bikd_mm.models.saliency import export_released
 from bikd_mm.registry import DATASETS, MODELS
+from bikd_mm.utils.checkpoint import load_checkpoint_file
 
 from ..saliency_data.layouts import write_standard_video
 from .published import MODELS as PUBLISHED
@@ -138,7 +139,7 @@ def test_pair_step_on_member_clips_and_export(tmp_path, manifest):
             assert tool.main([pair_ckpt, '--member', name, '--out', out]) == 0
         else:
             export_released(pair_ckpt, name, out)
-        written = torch.load(out, map_location='cpu', weights_only=True)
+        written = load_checkpoint_file(str(out))
         shapes = [(k, tuple(v.shape)) for k, v in written.items()]
         assert shapes == list(manifest_shapes(manifest[name]).items())
         fresh = MODELS.build(dict(type=PUBLISHED[name][0]))

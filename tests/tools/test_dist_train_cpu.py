@@ -11,6 +11,8 @@ import sys
 import torch
 from mmengine.config import Config
 
+from bikd_mm.utils.checkpoint import load_checkpoint_file
+
 from ..conftest import REPO
 from ..engine.test_dist_pair import free_port
 from ..engine.test_pair_runner import PAIR, write_member_checkpoints
@@ -85,8 +87,8 @@ def test_dist_train_on_cpu_with_stock_runtime_and_syncbn(
     assert result.returncode == 0, log[-4000:]
     assert 'runs on the CPU with the gloo backend' in log
     assert "SyncBN needs GPUs: the 34 SyncBatchNorm layers of ['cnn']" in log
-    saved = torch.load(work / f'iter_{iters}.pth', weights_only=True)
-    initial = torch.load(tmp_path / 'cnn.pth', weights_only=True)
+    saved = load_checkpoint_file(str(work / f'iter_{iters}.pth'))
+    initial = load_checkpoint_file(str(tmp_path / 'cnn.pth'))
     key = 'backbone.stem.1.running_mean'
     assert not torch.equal(
         saved['state_dict'][f'members.cnn.{key}'], initial['state_dict'][key]

@@ -14,6 +14,7 @@ import pytest
 import torch
 
 import bikd_mm  # noqa: F401
+from bikd_mm.utils.checkpoint import load_checkpoint_file
 
 from ..conftest import REPO
 from ..engine.test_pair_runner import pair_cfg
@@ -38,9 +39,9 @@ def members_as_pair_checkpoint(tmp_path) -> str:
     state = {
         f'members.{name}.{key}': value
         for name in ('cnn', 'swin')
-        for key, value in torch.load(
-            tmp_path / f'{name}.pth', weights_only=True
-        )['state_dict'].items()
+        for key, value in load_checkpoint_file(str(tmp_path / f'{name}.pth'))[
+            'state_dict'
+        ].items()
     }
     path = tmp_path / 'start.pth'
     torch.save(dict(state_dict=state), path)
