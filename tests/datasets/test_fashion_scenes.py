@@ -16,7 +16,6 @@ from mmengine.registry import init_default_scope
 from mmseg.registry import DATASETS, MODELS
 
 from bikd_mm.datasets import FashionScenesDataset
-from bikd_mm.datasets.fashion_mnist import write_idx
 from bikd_mm.datasets.fashion_scenes import (
     IGNORE_INDEX,
     SCENE_CLASSES,
@@ -28,10 +27,8 @@ from bikd_mm.datasets.fashion_scenes import (
 )
 from bikd_mm.datasets.fashion_scenes import generate as gen
 
-# Train items are classes 0-4 at intensity 250, test items classes 5-9 at
-# intensity 60: a train scene showing a test item (or the reverse) shows
-# in both its labels and its pixels.
-MARKERS = dict(train=(250, range(0, 5)), test=(60, range(5, 10)))
+from .fashion_mnist_files import MARKERS, item_image, write_fashion_mnist
+
 # Items at their own size (no resampling), untinted and without noise, so
 # each item pixel has one known value.
 EXACT = dict(scale=[1.0, 1.0], tint=False, noise_std=0.0)
@@ -43,26 +40,11 @@ def shade(value: int) -> int:
     return int(np.rint(255 * (0.35 + 0.65 * value / 255)))
 
 
-def item_image(value: int) -> np.ndarray:
-    image = np.zeros((28, 28), np.uint8)
-    image[4:24, 6:22] = value
-    return image
-
-
 @pytest.fixture
 def fashion_root(tmp_path):
     root = tmp_path / 'fashion-mnist'
     root.mkdir()
-    for split, files in (
-        ('train', ('train-images-idx3-ubyte', 'train-labels-idx1-ubyte')),
-        ('test', ('t10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz')),
-    ):
-        value, classes = MARKERS[split]
-        labels = np.array([c for c in classes for _ in range(4)], np.uint8)
-        images = np.stack([item_image(value)] * len(labels))
-        write_idx(str(root / files[0]), images)
-        write_idx(str(root / files[1]), labels)
-    return str(root)
+    return write_fashion_mnist(str(root))
 
 
 def read_split(root: str, split: str) -> tuple[np.ndarray, ...]:

@@ -168,6 +168,8 @@ def test_classification_pair(tmp_path):
 
 
 def test_unknown_member_and_missing_checkpoint(tmp_path, seg_data_root):
+    with pytest.raises(ValueError, match='limit must be >= 1'):
+        run_tool(SEG_PAIR, '--limit', '0')
     with pytest.raises(KeyError, match=r'not members; the members are '):
         run_tool(SEG_PAIR, '--checkpoints', 'resnet=x.pth')
     with pytest.raises(FileNotFoundError, match='nothing.pth'):

@@ -129,7 +129,7 @@ def write_plot(result: dict, filename: str) -> str:
     fig, (left, right) = plt.subplots(
         1,
         2,
-        figsize=(12, 1.2 + 0.6 * max(len(groups), 2)),
+        figsize=(12, 2.2 + 0.6 * max(len(groups), 2)),
         gridspec_kw=dict(width_ratios=[3, 2]),
     )
     labels = [f'{p["a"]} (A) | {p["b"]} (B)' for p in pairs]
@@ -160,21 +160,36 @@ def write_plot(result: dict, filename: str) -> str:
     left.set_xlabel(f'% of {unit}')
     left.invert_yaxis()
     left.legend(
-        fontsize=8, ncol=4, loc='upper center', bbox_to_anchor=(0.5, -0.25)
+        fontsize=8, ncol=4, loc='lower center', bbox_to_anchor=(0.5, 1.0)
     )
-    left.set_title('who is right')
+    left.set_title('who is right', pad=28)
     names = [g[0] for g in groups]
     ys = range(len(groups))
     best = [100 * g[1][f'best_{metric}'] for g in groups]
-    oracle = [100 * (g[1][f'oracle_{metric}'] or 0.0) for g in groups]
-    right.barh([y - 0.2 for y in ys], best, height=0.4, label='best single')
-    right.barh([y + 0.2 for y in ys], oracle, height=0.4, label='oracle')
+    oracle = [100 * g[1][f'oracle_{metric}'] for g in groups]
+    for offset, values, label, colour in (
+        (-0.2, best, 'best single member', '#7f7f7f'),
+        (0.2, oracle, 'oracle', '#9467bd'),
+    ):
+        right.barh(
+            [y + offset for y in ys],
+            values,
+            height=0.4,
+            label=label,
+            color=colour,
+        )
+        for y, value in zip(ys, values):
+            right.text(
+                value + 1, y + offset, f'{value:.1f}', va='center', fontsize=8
+            )
     right.set_yticks(list(ys), names)
-    right.set_xlim(0, 100)
+    right.set_xlim(0, 110)
     right.invert_yaxis()
     right.set_xlabel(f'{metric} (%)')
-    right.legend(fontsize=8, loc='lower right')
-    right.set_title(f'oracle vs. best single member ({metric})')
+    right.legend(
+        fontsize=8, ncol=2, loc='lower center', bbox_to_anchor=(0.5, 1.0)
+    )
+    right.set_title(f'oracle vs. best single member ({metric})', pad=28)
     fig.tight_layout()
     with atomic_path(filename, suffix='.png') as tmp:
         fig.savefig(tmp, dpi=100)

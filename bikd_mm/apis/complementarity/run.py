@@ -136,6 +136,8 @@ def evaluate_members(
     """
     if split not in SPLITS:
         raise ValueError(f'split must be one of {SPLITS}, got {split!r}')
+    if limit is not None and limit < 1:
+        raise ValueError(f'limit must be >= 1 (samples), got {limit}')
     log = log or (lambda message: None)
     if isinstance(pair_config, Config):
         cfg = copy.deepcopy(pair_config)
