@@ -248,3 +248,47 @@ def test_several_pretrained_starts_pair_up(tmp_path, monkeypatch):
     table = open(f'{out}.md').read()
     assert 'Paired against independent fine-tuning' in table
     assert '| independent | 3/1 |' in table
+
+
+def test_finished_runs_are_reused_and_changed_ones_repeated(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv('BIKD_CACHE', str(tmp_path / 'cache'))
+    work = tmp_path / 'work'
+
+    def compare(iters, seeds):
+        return load_tool().main(
+            ['cls', '--config', osp.join(REPO, CONFIGS['cls'])]
+            + ['--iters', str(iters), '--val-interval', '1']
+            + ['--seeds', *seeds, '--pretrain-iters', '1']
+            + ['--regimes', 'independent', '--workers', '0']
+            + ['--out', str(tmp_path / 'out' / 'c'), '--work-dir', str(work)]
+            + ['--cfg-options', *TINY['cls']]
+        )
+
+    def log_dirs(seed):
+        # Every training run opens one timestamped log folder.
+        return sorted(
+            d
+            for d in os.listdir(work / 'cls' / f'independent_seed{seed}')
+            if d[:1].isdigit()
+        )
+
+    first = compare(1, ['0'])
+    before = log_dirs(0)
+    assert len(before) == 1
+    # Seed 0 is done: only seed 1 trains, and seed 0's record is the same.
+    second = compare(1, ['0', '1'])
+    assert log_dirs(0) == before
+    assert len(log_dirs(1)) == 1
+    assert second['runs'][0] == first['runs'][0]
+    # Another budget is another run: seed 0 trains again.
+    third = compare(2, ['0'])
+    assert len(log_dirs(0)) == 2
+    assert len(third['runs'][0]['curves']['metric']['cnn']) == 2
+    # A damaged record counts as absent.
+    record = work / 'cls' / 'independent_seed1' / 'record.json'
+    record.write_text('{not json')
+    compare(1, ['1'])
+    assert len(log_dirs(1)) == 2
+    assert json.loads(record.read_text())['record']['seed'] == 1

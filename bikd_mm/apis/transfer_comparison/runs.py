@@ -1,6 +1,7 @@
 """One fine-tuning run of a pair under one regime and seed."""
 
 import copy
+import hashlib
 import json
 import math
 import os.path as osp
@@ -10,6 +11,7 @@ from mmengine.config import Config
 
 from bikd_mm.apis.pretrain import quiet
 from bikd_mm.models.member import member_list
+from bikd_mm.utils.io import dump_json_atomic
 
 from .regimes import TASKS, regime_options
 
@@ -97,6 +99,40 @@ def evaluate(pair_cfg: Config, work_dir: str, threads: int | None) -> dict:
     return {k: float(v) for k, v in RUNNERS.build(cfg).val().items()}
 
 
+RECORD_FILE = 'record.json'
+
+
+def run_key(cfg: Config) -> str:
+    """A hash of everything a run trains from (its visualizer name aside).
+
+    Two runs with the same key start from the same checkpoints with the same
+    options, budget, seed and data, so one's record stands for the other's.
+    """
+    state = cfg.to_dict()
+    state.pop('visualizer', None)
+    text = json.dumps(state, sort_keys=True, default=repr)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def finished_record(work_dir: str, key: str) -> dict | None:
+    """The record a finished run left in ``work_dir``, if its key is ``key``.
+
+    A record of other settings, or an unreadable one, counts as absent
+    (the run is repeated and its record replaced).
+    """
+    path = osp.join(work_dir, RECORD_FILE)
+    if not osp.isfile(path):
+        return None
+    try:
+        with open(path) as f:
+            saved = json.load(f)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(saved, dict) or saved.get('key') != key:
+        return None
+    return saved.get('record')
+
+
 def run_regime(
     pair_cfg: Config,
     task: str,
@@ -112,7 +148,11 @@ def run_regime(
     """Fine-tune the pair under one regime and seed; return its record.
 
     ``pretrain_seed`` names the pretrained start (its work folder and its
-    record's ``pretrain_seed``); None for a single start.
+    record's ``pretrain_seed``); None for a single start. The record is
+    also written (atomically) to ``record.json`` in the run's folder with
+    the :func:`run_key` of its config; a later call with the same settings
+    returns it without training, so an interrupted comparison resumes
+    where it stopped.
     """
     import torch
     from mmengine.registry import RUNNERS
@@ -134,6 +174,10 @@ def run_regime(
         seed,
     )
     cfg.model.update(regime_options(regime, task, teacher))
+    key = run_key(cfg)
+    done = finished_record(cfg.work_dir, key)
+    if done is not None:
+        return done
     runner = RUNNERS.build(cfg)
     runner.train()
     names = [m['name'] for m in member_list(cfg.model.members)]
@@ -150,4 +194,7 @@ def run_regime(
     )
     if pretrain_seed is not None:
         record['pretrain_seed'] = pretrain_seed
+    dump_json_atomic(
+        dict(key=key, record=record), osp.join(cfg.work_dir, RECORD_FILE)
+    )
     return record
