@@ -103,3 +103,18 @@ def test_data_root_from_the_environment(tmp_path, monkeypatch):
     assert len(FashionMNISTDataset(split='test')) == 5
     with pytest.raises(ValueError, match='num_samples must be >= 1'):
         FashionMNISTDataset(split='test', num_samples=0)
+
+
+def test_available_needs_all_four_files(tmp_path, monkeypatch):
+    from bikd_mm.datasets.fashion_mnist import fashion_mnist_available
+
+    from .fashion_mnist_files import FILES, write_fashion_mnist
+
+    monkeypatch.delenv('BIKD_FASHION_MNIST', raising=False)
+    assert not fashion_mnist_available(str(tmp_path))
+    write_fashion_mnist(str(tmp_path), per_class=1)
+    assert fashion_mnist_available(str(tmp_path))
+    monkeypatch.setenv('BIKD_FASHION_MNIST', str(tmp_path))
+    assert fashion_mnist_available()
+    (tmp_path / FILES['test'][1]).unlink()
+    assert not fashion_mnist_available(str(tmp_path))

@@ -20,6 +20,8 @@ def test_demo_output_is_its_result_table(tmp_path):
             sys.executable,
             'tools/demo/run_demo.py',
             'cls',
+            '--data',
+            'digits',
             '--pretrain-iters',
             '2',
             '--pair-iters',

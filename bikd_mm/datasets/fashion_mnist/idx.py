@@ -46,6 +46,18 @@ def fashion_mnist_root(data_root: str | None = None) -> str:
     return os.environ.get(DATA_ROOT_ENV) or DATA_ROOT
 
 
+def fashion_mnist_available(data_root: str | None = None) -> bool:
+    """Whether all four idx files (plain or gzipped) are in the folder
+    :func:`fashion_mnist_root` gives."""
+    root = fashion_mnist_root(data_root)
+    return all(
+        osp.isfile(osp.join(root, name))
+        or osp.isfile(osp.join(root, name + '.gz'))
+        for pair in _FILES.values()
+        for name in pair
+    )
+
+
 def read_idx(path: str) -> np.ndarray:
     """Read one idx file of unsigned bytes (gzipped or not).
 

@@ -1,0 +1,63 @@
+"""Which data the demo uses: Fashion-MNIST with the committed members where
+the idx files are, the digits elsewhere or when asked."""
+
+import os
+import subprocess
+import sys
+
+from ..conftest import REPO
+from ..datasets.fashion_mnist_files import write_fashion_mnist
+
+
+def run_demo(tmp_path, fashion_root, *args):
+    env = dict(
+        os.environ,
+        BIKD_CACHE=str(tmp_path / 'cache'),
+        BIKD_FASHION_MNIST=str(fashion_root),
+    )
+    result = subprocess.run(
+        [sys.executable, 'tools/demo/run_demo.py', 'cls', *args]
+        + ['--work-dir', str(tmp_path / 'demo')],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    return result.returncode, result.stdout + result.stderr
+
+
+def test_fashion_demo_reads_the_committed_members(tmp_path):
+    root = tmp_path / 'fashion'
+    root.mkdir()
+    write_fashion_mnist(str(root), per_class=2)
+    code, out = run_demo(tmp_path, root, '--pair-iters', '1')
+    assert code == 0, out[-3000:]
+    assert 'checkpoints/demo/fashion_mnist_cls (checksums match)' in out
+    assert 'Bi-KD demo (cls, fashion)' in out
+    rows = [line for line in out.splitlines() if line.startswith('| cnn |')]
+    assert len(rows) == 1
+    # Nothing was pre-trained: no member checkpoint in the cache.
+    assert not (tmp_path / 'cache').exists() or not any(
+        f.endswith('.pth')
+        for _, _, files in os.walk(tmp_path / 'cache')
+        for f in files
+    )
+
+
+def test_auto_falls_back_to_the_digits_and_says_why(tmp_path):
+    missing = tmp_path / 'no-fashion'
+    code, out = run_demo(
+        tmp_path, missing, '--pretrain-only', '--pretrain-iters', '1'
+    )
+    assert code == 0, out[-3000:]
+    assert f"Fashion-MNIST is not under '{missing}'" in out
+    assert 'apt-get install dataset-fashion-mnist' in out
+    assert 'using the digits' in out
+
+
+def test_asking_for_fashion_without_it_is_an_error(tmp_path):
+    missing = tmp_path / 'no-fashion'
+    code, out = run_demo(tmp_path, missing, '--data', 'fashion')
+    assert code != 0
+    assert '--data fashion: Fashion-MNIST is not under' in out
