@@ -277,11 +277,15 @@ def test_finished_runs_are_reused_and_changed_ones_repeated(
     first = compare(1, ['0'])
     before = log_dirs(0)
     assert len(before) == 1
+    start_logs = sorted(os.listdir(work / 'cls' / 'start'))
     # Seed 0 is done: only seed 1 trains, and seed 0's record is the same.
     second = compare(1, ['0', '1'])
     assert log_dirs(0) == before
     assert len(log_dirs(1)) == 1
     assert second['runs'][0] == first['runs'][0]
+    # The members' evaluation before fine-tuning is reused too.
+    assert sorted(os.listdir(work / 'cls' / 'start')) == start_logs
+    assert second['start_all'] == first['start_all']
     # Another budget is another run: seed 0 trains again.
     third = compare(2, ['0'])
     assert len(log_dirs(0)) == 2

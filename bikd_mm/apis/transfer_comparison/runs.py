@@ -83,7 +83,12 @@ def read_scalars(path: str, names: list, metric: str) -> dict:
 
 
 def evaluate(pair_cfg: Config, work_dir: str, threads: int | None) -> dict:
-    """Every member's validation metrics, before any fine-tuning."""
+    """Every member's validation metrics, before any fine-tuning.
+
+    Kept in ``record.json`` of ``work_dir`` under the :func:`run_key` of
+    the evaluated config, and read from there by a later call with the same
+    config.
+    """
     import torch
     from mmengine.registry import RUNNERS
 
@@ -95,8 +100,16 @@ def evaluate(pair_cfg: Config, work_dir: str, threads: int | None) -> dict:
     cfg.work_dir = work_dir
     cfg.default_hooks.checkpoint.pop('save_best', None)
     cfg.custom_hooks = []
+    key = run_key(cfg)
+    done = finished_record(work_dir, key)
+    if done is not None:
+        return done
     _unique_visualizer(cfg)
-    return {k: float(v) for k, v in RUNNERS.build(cfg).val().items()}
+    metrics = {k: float(v) for k, v in RUNNERS.build(cfg).val().items()}
+    dump_json_atomic(
+        dict(key=key, record=metrics), osp.join(work_dir, RECORD_FILE)
+    )
+    return metrics
 
 
 RECORD_FILE = 'record.json'
