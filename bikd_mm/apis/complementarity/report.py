@@ -41,12 +41,14 @@ def markdown_table(result: dict) -> str:
     """
     seg = result['task'] == 'segmentation'
     unit = 'valid pixels' if seg else 'samples'
+    counted = f'{result.get("num_samples", "?")} samples'
+    if seg:
+        counted += f', {result["num_valid"]} {unit}'
     lines = [
         f'# Complementarity ({result["task"]})',
         '',
         f'Config: `{result.get("config", "")}`, split '
-        f'`{result.get("split", "")}`: {result.get("num_samples", "?")} '
-        f'samples, {result["num_valid"]} {unit}. Shares are percentages '
+        f'`{result.get("split", "")}`: {counted}. Shares are percentages '
         f'of the {unit}.',
         '',
         '| member | checkpoint | accuracy |' + (' mIoU |' if seg else ''),

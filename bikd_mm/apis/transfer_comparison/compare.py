@@ -179,6 +179,11 @@ def compare_transfer(
             if pretrain_seeds
             else None
         ),
+        checkpoints_by_pretrain_seed=(
+            {str(ps): dict(ckpts) for ps, ckpts in starts}
+            if pretrain_seeds
+            else None
+        ),
         one_way_teachers=(
             {str(k): v for k, v in teachers.items()}
             if pretrain_seeds
