@@ -1,18 +1,55 @@
+"""What every Bi-KD model shares: members, the member protocol, options,
+teach shares, alignment, class and label checks, and the training step."""
+
 import copy
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.logging import MessageHub
 from mmengine.model import BaseDataPreprocessor, BaseModel
+from mmengine.optim import AmpOptimWrapper, OptimWrapper, OptimWrapperDict
 from mmengine.registry import Registry
 from mmengine.structures import BaseDataElement
 from torch import Tensor
 
 from bikd_mm.core import masked_kl_terms, mutual_kl_terms
-from bikd_mm.engine.optimizers.member_step import run_train_step
+from bikd_mm.models.bikd_options import SELECTIONS, BiKDOptions
 from bikd_mm.models.member import build_member, parse_members
-from bikd_mm.models.member_output import MemberOutput
 
-SELECTIONS = ('best', 'all')
+__all__ = [
+    'SELECTIONS',
+    'BaseBiKDModel',
+    'MemberOutput',
+    'NonFiniteLossError',
+    'check_finite_losses',
+    'check_same_accumulation',
+    'run_train_step',
+    'update_members',
+]
+
+
+@dataclass
+class MemberOutput:
+    """One member's training forward pass, as every adapter returns it.
+
+    Args:
+        losses (dict): The member's own losses, exactly what its stock
+            ``loss`` returns (unprefixed keys, e.g. ``decode.loss_ce``).
+        logits (Tensor): What the transfer rule compares across members:
+            class logits (``[B, C]`` or ``[B, C, h, w]``; log-probabilities
+            for Mask2Former members) or saliency maps ``[B, 1, H, W]``.
+        image_task_loss (Tensor, optional): Each image's total task loss
+            ``[B]``, for members that select teachers by it (Mask2Former
+            with ``selection_loss='task_loss'``); None otherwise.
+    """
+
+    losses: dict
+    logits: Tensor
+    image_task_loss: Tensor | None = None
 
 
 class BaseBiKDModel(BaseModel):
@@ -20,32 +57,42 @@ class BaseBiKDModel(BaseModel):
 
     One training step, in this base and the wrapper's three hooks::
 
-        loss(): wrapper._prepare_batch(batch)      # label checks, mixing
-                for each member m:
-                    member_m.data_preprocessor(batch)
-                    wrapper._member_forward(m) -> MemberOutput
-                        (own losses, logits, optional image task loss)
-                    own losses as <m>.<key>
-                -> wrapper._transfer(outputs): selection score per
-                   element, teachers, kd term (bikd_mm.core)
-        train_step(): sum of all losses -> one backward
-                      -> every member's optimizer steps
+        train_step(): pair data_preprocessor (to the device)
+            loss(): wrapper._prepare_batch(batch)    # label checks, mixing
+                    for each member m:
+                        member_m.data_preprocessor(batch)
+                        wrapper._member_forward(m) -> MemberOutput
+                            (own losses, logits, optional image task loss)
+                        own losses as <m>.<key>
+                    -> wrapper._transfer(outputs): selection score per
+                       element, teachers, kd term (bikd_mm.core), with
+                       this base's _align, _teach_shares, _direction_losses
+            parse_losses -> check_finite_losses
+            -> update_members: one backward -> every member's optimizer
+               steps (together every accumulative_counts-th iteration)
         predict(): each member's own predict -> one sample per image
 
     A subclass states the registry its members come from
-    (``member_registry``) and implements what is specific to its task:
-    ``_member_forward`` (one member's forward pass as a
-    :class:`~bikd_mm.models.member_output.MemberOutput`; by default its
+    (``member_registry``), optionally how each member is wrapped for its
+    forward pass (``member_adapter``: a callable ``(model, name) ->
+    adapter``; the adapters then give ``num_classes``, checked to agree),
+    and implements what is specific to its task: ``_member_forward`` (one
+    member's forward pass as a :class:`MemberOutput`; by default its
     adapter's ``forward_train``), ``_transfer`` (which elements exist, how
     each member scores on them, and the KD terms) and, where the batch
-    needs it, ``_prepare_batch``. This base builds the members from their
-    configs and checkpoints, runs each member's own data preprocessor on
-    the shared batch, dispatches ``forward`` modes, names the KD terms,
-    packs per-member predictions and runs the one-backward training step.
+    needs it, ``_prepare_batch``. This base validates the options, builds
+    the members from their configs and checkpoints, runs each member's own
+    data preprocessor on the shared batch, dispatches ``forward`` modes,
+    gives the transfer rule its shared parts (alignment to one size, teach
+    shares, KD-term names, the label-value check), packs per-member
+    predictions and runs the one-backward training step.
 
     Args:
         members (list[dict]): Member descriptions (see
             :mod:`bikd_mm.models.member`).
+        options (BiKDOptions, optional): The wrapper's options, validated
+            here before any member is built and set as attributes
+            (``self.kd_weight``, ...). Defaults to ``BiKDOptions()``.
         data_preprocessor (dict | nn.Module, optional): Preprocessor of the
             pair; it only moves data to the device, each member normalises
             the batch itself.
@@ -53,15 +100,19 @@ class BaseBiKDModel(BaseModel):
     """
 
     member_registry: Registry
+    member_adapter: Callable | None = None
     selection: str = 'best'
     fixed_teacher: str | None = None
 
     def __init__(
         self,
         members: list,
+        options: BiKDOptions | None = None,
         data_preprocessor: dict | nn.Module | None = None,
         init_cfg: dict | None = None,
     ):
+        options = BiKDOptions() if options is None else options
+        options.validate(type(self).__name__)
         if data_preprocessor is None:
             data_preprocessor = BaseDataPreprocessor()
         super().__init__(
@@ -74,14 +125,26 @@ class BaseBiKDModel(BaseModel):
                 for spec in self.member_specs
             }
         )
+        values = options.as_dict()
+        selection = values.pop('selection')
+        fixed_teacher = values.pop('fixed_teacher')
+        for name, value in values.items():
+            setattr(self, name, value)
+        self._set_transfer(selection, fixed_teacher)
+        if self.member_adapter is not None:
+            self.adapters = {
+                name: self.member_adapter(model, name)
+                for name, model in self.members.items()
+            }
+            self.num_classes = self._check_num_classes()
 
     @property
     def member_names(self) -> list[str]:
         return list(self.members.keys())
 
     def _set_transfer(self, selection: str, fixed_teacher: str | None):
-        """Choose who teaches whom (the subclasses' ``selection`` and
-        ``fixed_teacher`` arguments).
+        """Choose who teaches whom (the options ``selection`` and
+        ``fixed_teacher``).
 
         ``selection='best'`` is Bi-KD: per element the best member teaches.
         ``'all'`` is Deep Mutual Learning: every member teaches every other
@@ -89,10 +152,6 @@ class BaseBiKDModel(BaseModel):
         that member teaches everywhere and is frozen (no gradient, no
         update, kept in eval mode), so it stays as loaded.
         """
-        if selection not in SELECTIONS:
-            raise ValueError(
-                f'selection must be one of {SELECTIONS}, got {selection!r}'
-            )
         if fixed_teacher is not None:
             if fixed_teacher not in self.members:
                 raise ValueError(
@@ -109,12 +168,176 @@ class BaseBiKDModel(BaseModel):
         self.selection = selection
         self.fixed_teacher = fixed_teacher
 
+    def _same_value(self, values: dict, message: str):
+        """The one value every member has.
+
+        Args:
+            values (dict): ``{member: value}``.
+            message (str): The start of the error, e.g. ``'members must
+                predict the same classes; class counts: '``.
+
+        Raises:
+            ValueError: If the members differ, listing each one's value.
+        """
+        if len(set(values.values())) > 1:
+            raise ValueError(
+                message + ', '.join(f'{n}={v}' for n, v in values.items())
+            )
+        return values[self.member_names[0]]
+
+    def _check_num_classes(self) -> int:
+        """The members' common class count (from their adapters).
+
+        Raises:
+            ValueError: Naming the members whose count is unknown, or every
+                member's count when they differ.
+        """
+        classes = {n: self.adapters[n].num_classes for n in self.member_names}
+        unknown = [n for n, c in classes.items() if c is None]
+        if unknown:
+            raise ValueError(
+                f'members {unknown}: cannot tell the number of classes (no '
+                'num_classes on the head or the data_preprocessor)'
+            )
+        return self._same_value(
+            classes, 'members must predict the same classes; class counts: '
+        )
+
+    def _check_label_values(
+        self,
+        labels: list,
+        data_samples: list,
+        describe: Callable,
+        hint: str,
+        ignore_index: int | None = None,
+    ) -> bool:
+        """Refuse labels that are neither a class nor ``ignore_index``.
+
+        One device-to-host copy per step in the common, valid case.
+
+        Args:
+            labels (list[Tensor]): Each sample's labels (class indices).
+            data_samples (list): The samples, for the message.
+            describe (Callable): ``describe(sample)`` names the sample's
+                file, e.g. ``'annotation a.png'``.
+            hint (str): What to check, ending the message.
+            ignore_index (int, optional): A label that is no class but
+                allowed. Defaults to None.
+
+        Returns:
+            bool: Whether any label is not ``ignore_index`` (True when
+            there is none).
+
+        Raises:
+            ValueError: Naming the sample, the values and the classes.
+        """
+        num_classes = self.num_classes
+
+        def outside(label: Tensor) -> Tensor:
+            wrong = (label < 0) | (label >= num_classes)
+            if ignore_index is None:
+                return wrong
+            return wrong & (label != ignore_index)
+
+        if not labels:
+            return True
+        device = labels[0].device
+        bad = torch.stack([outside(x).any().to(device) for x in labels]).any()
+        if ignore_index is None:
+            any_bad, any_labelled = bool(bad), True
+        else:
+            labelled = torch.stack(
+                [(x != ignore_index).any().to(device) for x in labels]
+            ).any()
+            any_bad, any_labelled = torch.stack([bad, labelled]).tolist()
+        if not any_bad:
+            return any_labelled
+        ignored = (
+            ''
+            if ignore_index is None
+            else f' and are not ignore_index {ignore_index}'
+        )
+        for sample, label in zip(data_samples, labels):
+            wrong = outside(label)
+            if wrong.any():
+                values = label[wrong].unique().tolist()
+                raise ValueError(
+                    f'{describe(sample)}: labels {values[:10]} are outside '
+                    f'the {num_classes} classes 0..{num_classes - 1}'
+                    f'{ignored}; {hint}'
+                )
+        return any_labelled
+
     def train(self, mode: bool = True) -> 'BaseBiKDModel':
         """Set the training mode; a fixed teacher always stays in eval."""
         super().train(mode)
         if self.fixed_teacher is not None:
             self.members[self.fixed_teacher].eval()
         return self
+
+    def _align(
+        self,
+        logits: dict,
+        size: tuple | None = None,
+        align_corners: dict | None = None,
+    ) -> tuple[list, tuple]:
+        """Every member's logits (or maps) at one size.
+
+        Args:
+            logits (dict): ``{member: [B, C, h, w]}``.
+            size (tuple, optional): ``(H, W)`` to resize to, e.g. the
+                labels'; None: the largest member output.
+            align_corners (dict, optional): ``{member: align_corners}`` of
+                the bilinear resize. Defaults to False for every member.
+
+        Returns:
+            tuple: The resized logits in member order and the size.
+        """
+        if size is None:
+            size = max(
+                (tuple(v.shape[-2:]) for v in logits.values()),
+                key=lambda s: s[0] * s[1],
+            )
+        size = tuple(size)
+        aligned = []
+        for name in self.member_names:
+            value = logits[name]
+            if tuple(value.shape[-2:]) != size:
+                value = F.interpolate(
+                    value,
+                    size=size,
+                    mode='bilinear',
+                    align_corners=(align_corners or {}).get(name, False),
+                )
+            aligned.append(value)
+        return aligned, size
+
+    def _teach_shares(
+        self, teacher: Tensor, valid: Tensor | None = None
+    ) -> dict:
+        """``{<member>.teach_share: share of the valid elements it
+        teaches}``; every member teaches all of them with
+        ``selection='all'``.
+
+        Args:
+            teacher (Tensor): The teaching member per element (``-1``:
+                none).
+            valid (Tensor, optional): Bool mask of the elements that count;
+                None: every element.
+        """
+        count = (
+            teacher.new_tensor(teacher.numel())
+            if valid is None
+            else valid.sum()
+        )
+        num_valid = count.clamp(min=1)
+        if self.selection == 'all':
+            share = count.float() / num_valid
+            return {f'{n}.teach_share': share for n in self.member_names}
+        return {
+            f'{name}.teach_share': (teacher == t).sum().float() / num_valid
+            for t, name in enumerate(self.member_names)
+        }
 
     def _transfer_terms(
         self,
@@ -135,17 +358,9 @@ class BaseBiKDModel(BaseModel):
                 ``normalize`` of :func:`bikd_mm.core.masked_kl_terms`.
 
         Returns:
-            tuple: The terms and ``{member: share of the valid elements it
-            teaches}`` (every member teaches all of them with
-            ``selection='all'``).
+            tuple: The terms and :meth:`_teach_shares`.
         """
         names = self.member_names
-        count = (
-            teacher.new_tensor(teacher.numel())
-            if valid is None
-            else valid.sum()
-        )
-        num_valid = count.clamp(min=1)
         if self.fixed_teacher is not None:
             teacher = torch.full_like(teacher, names.index(self.fixed_teacher))
             if valid is not None:
@@ -158,20 +373,16 @@ class BaseBiKDModel(BaseModel):
                 from_log_probs=True,
                 **kl_options,
             )
-            share = count.float() / num_valid
-            return terms, {name: share for name in names}
-        terms = masked_kl_terms(
-            log_probs,
-            teacher,
-            class_dim=1,
-            valid=valid,
-            from_log_probs=True,
-            **kl_options,
-        )
-        return terms, {
-            name: (teacher == t).sum().float() / num_valid
-            for t, name in enumerate(names)
-        }
+        else:
+            terms = masked_kl_terms(
+                log_probs,
+                teacher,
+                class_dim=1,
+                valid=valid,
+                from_log_probs=True,
+                **kl_options,
+            )
+        return terms, self._teach_shares(teacher, valid)
 
     def init_weights(self) -> None:
         """Initialise members that have no weights.
@@ -321,3 +532,155 @@ class BaseBiKDModel(BaseModel):
             dict: Log variables.
         """
         return run_train_step(self, self, data, optim_wrapper)
+
+
+class NonFiniteLossError(FloatingPointError):
+    """A member's loss became NaN or infinite."""
+
+
+def check_finite_losses(log_vars: dict, member_names: list) -> None:
+    """Stop training on a non-finite loss, naming the member and iteration.
+
+    Args:
+        log_vars (dict): Parsed loss values (``<member>.<key>``, ``kd.*``).
+        member_names (list[str]): Member names, to attribute each key.
+
+    Raises:
+        NonFiniteLossError: If any loss value is NaN or infinite.
+    """
+    keys = [k for k in log_vars if 'loss' in k]
+    if not keys:
+        return
+    # One device-to-host copy for the common case where all are finite.
+    values = torch.stack(
+        [torch.as_tensor(log_vars[k]).detach().float() for k in keys]
+    )
+    if bool(torch.isfinite(values).all()):
+        return
+    finite = torch.isfinite(values).tolist()
+    bad = [k for k, ok in zip(keys, finite) if not ok]
+    owners = sorted(
+        {k.split('.', 1)[0] for k in bad if k.split('.', 1)[0] in member_names}
+    )
+    it = MessageHub.get_current_instance().get_info('iter', None)
+    where = f' at iteration {it + 1}' if it is not None else ''
+    raise NonFiniteLossError(
+        f'non-finite loss{where} in member(s) {owners or ["kd"]}: '
+        + ', '.join(f'{k}={float(values[keys.index(k)])}' for k in bad)
+        + '. Training stopped; the last saved checkpoint is untouched.'
+    )
+
+
+def update_members(loss: Tensor, optim_wrapper, member_names: list) -> None:
+    """Backward once and step every member's optimizer.
+
+    With gradient accumulation (``accumulative_counts`` in the members'
+    wrappers, equal for all) the loss is scaled as mmengine scales it and
+    the members step together on every ``accumulative_counts``-th call
+    (and on the last iteration of training).
+
+    Args:
+        loss (Tensor): The summed loss of the pair.
+        optim_wrapper (OptimWrapper | OptimWrapperDict): A single wrapper
+            over the whole pair, or one wrapper per member name.
+        member_names (list[str]): Member names in order.
+    """
+    # OptimWrapperDict subclasses OptimWrapper: test for it first.
+    if not isinstance(optim_wrapper, OptimWrapperDict):
+        optim_wrapper.update_params(loss)
+        return
+    wrappers = [optim_wrapper[name] for name in member_names]
+    check_same_accumulation(wrappers, member_names)
+    # All wrappers count alike, so the first one's count scales the loss.
+    lead = wrappers[0]
+    loss = lead.scale_loss(loss)
+    amp = [isinstance(w, AmpOptimWrapper) for w in wrappers]
+    # One backward pass means one loss scale: the first member's scaler
+    # scales, unscales and steps every member's optimizer.
+    scaler = lead.loss_scaler if any(amp) else None
+    (loss if scaler is None else scaler.scale(loss)).backward()
+    for w in wrappers:
+        w._inner_count += 1
+    if not lead.should_update():
+        return
+    if scaler is not None:
+        for w in wrappers:
+            scaler.unscale_(w.optimizer)
+            if w.clip_grad_kwargs:
+                _clip(w)
+            scaler.step(w.optimizer)
+        scaler.update()
+    else:
+        for w in wrappers:
+            w.step()
+    for w in wrappers:
+        w.zero_grad()
+
+
+def check_same_accumulation(wrappers: list, member_names: list) -> None:
+    """Refuse members that accumulate gradients over different counts: one
+    backward pass serves them all."""
+    counts = {
+        name: w._accumulative_counts for name, w in zip(member_names, wrappers)
+    }
+    if len(set(counts.values())) > 1:
+        raise ValueError(
+            'optim_wrapper: every member must use the same '
+            'accumulative_counts (one backward pass serves all members); '
+            'got ' + ', '.join(f'{n}={c}' for n, c in counts.items())
+        )
+
+
+def _clip(wrapper: OptimWrapper) -> None:
+    params = [
+        p
+        for group in wrapper.optimizer.param_groups
+        for p in group['params']
+        if p.grad is not None
+    ]
+    kwargs = dict(wrapper.clip_grad_kwargs)
+    clip_type = kwargs.pop('type', 'norm')
+    if not params:
+        return
+    if clip_type == 'value':
+        torch.nn.utils.clip_grad_value_(params, **kwargs)
+    else:
+        norm = torch.nn.utils.clip_grad_norm_(params, **kwargs)
+        wrapper.message_hub.update_scalar(
+            f'train/{wrapper.grad_name}', float(norm)
+        )
+
+
+def run_train_step(
+    pair: BaseModel, runner_model: nn.Module, data, optim_wrapper
+) -> dict:
+    """One Bi-KD training step, shared by the model and its DDP wrapper.
+
+    Args:
+        pair (BaseModel): The Bi-KD model.
+        runner_model (nn.Module): What to call for the forward pass: the
+            model itself, or its distributed wrapper.
+        data (dict): A batch from the dataloader.
+        optim_wrapper (OptimWrapper | OptimWrapperDict): The optimizers.
+
+    Returns:
+        dict: Log variables.
+    """
+    with _optim_context(pair, optim_wrapper):
+        data = pair.data_preprocessor(data, True)
+        losses = runner_model._run_forward(data, mode='loss')
+    parsed, log_vars = pair.parse_losses(losses)
+    check_finite_losses(log_vars, pair.member_names)
+    update_members(parsed, optim_wrapper, pair.member_names)
+    return log_vars
+
+
+def _optim_context(pair: BaseModel, optim_wrapper):
+    if not isinstance(optim_wrapper, OptimWrapperDict):
+        return optim_wrapper.optim_context(pair)
+    stack = ExitStack()
+    for name in pair.member_names:
+        stack.enter_context(
+            optim_wrapper[name].optim_context(pair.members[name])
+        )
+    return stack

@@ -1,9 +1,9 @@
-"""Build-time checks of the Bi-KD wrappers' options.
+"""Build-time checks of option values.
 
-Each wrapper (``BiKDSegmentor``, ``BiKDClassifier``, ``BiKDSaliency``)
-checks its options in one :func:`check_options` call before it builds its
-members, so a wrong value fails at once with a message naming the wrapper,
-the option and the value, instead of training wrongly (a negative
+The Bi-KD wrappers' options (:mod:`bikd_mm.models.bikd_options`, checked
+once before any member is built), the member entries and the runner's
+options use them, so a wrong value fails at once with a message naming its
+owner, the option and the value, instead of training wrongly (a negative
 ``kd_weight`` pushes the members apart) or failing at the first step (a
 NaN weight). A number given as a string, and a flag given as a string
 (``'False'`` is true in Python), are refused too.
@@ -11,7 +11,7 @@ NaN weight). A number given as a string, and a flag given as a string
 
 import math
 import numbers
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 
 def _is_real(value) -> bool:
@@ -133,35 +133,3 @@ def check_size(owner: str, name: str, value) -> tuple | None:
             f'integers > 0, got {value!r}'
         )
     return tuple(int(v) for v in value)
-
-
-def check_options(
-    owner: str,
-    weights: Mapping | None = None,
-    positive: Mapping | None = None,
-    flags: Mapping | None = None,
-    choices: Mapping | None = None,
-) -> None:
-    """Check a wrapper's options in one call.
-
-    Args:
-        owner (str): The wrapper, e.g. ``'BiKDSegmentor'``.
-        weights (Mapping, optional): ``{option: value}``, each a finite
-            number ``>= 0``.
-        positive (Mapping, optional): ``{option: value}``, each a finite
-            number ``> 0``.
-        flags (Mapping, optional): ``{option: value}``, each a bool.
-        choices (Mapping, optional): ``{option: (value, choices)}``.
-
-    Raises:
-        ValueError | TypeError: On the first wrong value, naming the owner,
-            the option and the value.
-    """
-    for name, value in (weights or {}).items():
-        check_weight(owner, name, value)
-    for name, value in (positive or {}).items():
-        check_positive(owner, name, value)
-    for name, value in (flags or {}).items():
-        check_flag(owner, name, value)
-    for name, (value, allowed) in (choices or {}).items():
-        check_choice(owner, name, value, allowed)

@@ -1,20 +1,21 @@
-"""The shared option checks of the wrappers (each wrapper's use of them is
-in ``tests/reliability/test_bad_input.py``)."""
+"""The shared option checks and the options object of the wrappers (each
+wrapper's use of them is in ``tests/reliability/test_bad_input.py``)."""
 
 import math
 
 import pytest
 
+from bikd_mm.models.bikd_options import BiKDOptions
 from bikd_mm.models.option_checks import (
     check_choice,
     check_count,
     check_flag,
     check_fraction,
-    check_options,
     check_positive,
     check_size,
     check_weight,
 )
+from bikd_mm.models.saliency.bikd_saliency import SaliencyOptions
 
 
 def test_numbers_are_checked_with_their_bounds():
@@ -56,13 +57,22 @@ def test_flags_choices_and_sizes():
             check_size('W', 's', bad)
 
 
-def test_check_options_reports_the_first_wrong_value():
-    check_options(
-        'W',
-        weights=dict(a=1.0),
-        positive=dict(b=2.0),
-        flags=dict(c=True),
-        choices=dict(d=('x', ('x', 'y'))),
-    )
-    with pytest.raises(TypeError, match='W: c must be True or False'):
-        check_options('W', weights=dict(a=1.0), flags=dict(c='yes'))
+def test_options_validate_every_field_and_report_the_first_wrong_one():
+    options = SaliencyOptions(kd_weight=2, kd_size=[4, 6])
+    options.validate('W')
+    # What the checks return is kept: a number as float, a size as tuple.
+    assert options.kd_weight == 2.0 and type(options.kd_weight) is float
+    assert options.kd_size == (4, 6)
+    assert options.as_dict()['granularity'] == 'sample'
+    with pytest.raises(TypeError, match='W: detach_teacher must be True or'):
+        BiKDOptions(detach_teacher='yes', tie='x').validate('W')
+    with pytest.raises(ValueError, match=r"W: tie must be one of \('auto'"):
+        BiKDOptions(tie='x').validate('W')
+    with pytest.raises(ValueError, match='W: kd_size must be None or'):
+        SaliencyOptions(kd_size=(0, 4)).validate('W')
+    # A misspelt option is named, with the options there are.
+    with pytest.raises(
+        TypeError, match=r"W: unknown option\(s\) \['kd_wieght'"
+    ):
+        BiKDOptions.of('W', kd_wieght=1.0)
+    assert BiKDOptions.of('W', tie='first').tie == 'first'

@@ -7,10 +7,7 @@ from mmseg.models.losses import accuracy
 from mmseg.registry import MODELS
 
 import bikd_mm  # noqa: F401
-from bikd_mm.models.segmentors.sync_free_accuracy import (
-    pixel_accuracy,
-    sync_free_accuracy,
-)
+from bikd_mm.patches import pixel_accuracy, sync_free_accuracy
 
 from .seg_fixtures import fake_batch, member
 

@@ -1,4 +1,7 @@
+"""Bi-KD between mmpretrain classifiers."""
+
 import copy
+from dataclasses import dataclass
 
 import torch
 from mmengine.logging import MMLogger
@@ -8,13 +11,18 @@ from mmpretrain.structures import batch_label_to_onehot, cat_batch_labels
 from torch import Tensor
 
 from bikd_mm.core import gt_confidence, select_teachers
-from bikd_mm.core.masked_kl import NORMALIZE_MODES
-from bikd_mm.core.selection import TIE_MODES
-from bikd_mm.models.base_bikd_model import SELECTIONS, BaseBiKDModel
+from bikd_mm.models.base_bikd_model import BaseBiKDModel
+from bikd_mm.models.bikd_options import BiKDOptions, positive
 from bikd_mm.models.classifiers.member_adapters import build_adapter
-from bikd_mm.models.option_checks import check_options
 
 FIRST_MEMBER = 'first'
+
+
+@dataclass
+class ClassifierOptions(BiKDOptions):
+    """:class:`BiKDOptions` and the softmax temperature of the KD term."""
+
+    temperature: float = positive(1.0)
 
 
 @MODELS.register_module()
@@ -76,61 +84,19 @@ class BiKDClassifier(BaseBiKDModel):
     """
 
     member_registry = MODELS
+    member_adapter = staticmethod(build_adapter)
 
     def __init__(
         self,
         members: list,
-        kd_weight: float = 1.0,
-        temperature: float = 1.0,
-        normalize: str = 'all',
-        detach_teacher: bool = False,
-        tie: str = 'auto',
         batch_augments: str | dict | None = FIRST_MEMBER,
-        selection: str = 'best',
-        fixed_teacher: str | None = None,
         data_preprocessor: dict | None = None,
         init_cfg: dict | None = None,
+        **options,
     ):
-        check_options(
-            type(self).__name__,
-            weights=dict(kd_weight=kd_weight),
-            positive=dict(temperature=temperature),
-            flags=dict(detach_teacher=detach_teacher),
-            choices=dict(
-                normalize=(normalize, NORMALIZE_MODES),
-                tie=(tie, TIE_MODES),
-                selection=(selection, SELECTIONS),
-            ),
-        )
-        super().__init__(members, data_preprocessor, init_cfg)
-        self._set_transfer(selection, fixed_teacher)
-        self.kd_weight = kd_weight
-        self.temperature = temperature
-        self.normalize = normalize
-        self.detach_teacher = detach_teacher
-        self.tie = tie
-
-        self.adapters = {
-            name: build_adapter(model, name)
-            for name, model in self.members.items()
-        }
-        self._check_compatible()
+        options = ClassifierOptions.of(type(self).__name__, **options)
+        super().__init__(members, options, data_preprocessor, init_cfg)
         self.batch_augments = self._take_batch_augments(batch_augments)
-
-    def _check_compatible(self) -> None:
-        classes = {n: self.adapters[n].num_classes for n in self.member_names}
-        unknown = [n for n, c in classes.items() if c is None]
-        if unknown:
-            raise ValueError(
-                f'members {unknown}: cannot tell the number of classes (no '
-                'num_classes on the head or the data_preprocessor)'
-            )
-        if len(set(classes.values())) > 1:
-            raise ValueError(
-                'members must predict the same classes; class counts: '
-                + ', '.join(f'{n}={c}' for n, c in classes.items())
-            )
-        self.num_classes = classes[self.member_names[0]]
 
     def _take_batch_augments(self, option) -> RandomBatchAugment | None:
         """Switch the members' batch augmentations off; return the pair's."""
@@ -230,29 +196,15 @@ class BiKDClassifier(BaseBiKDModel):
         Stock heads would fail on them with an index error (or a one-hot
         of the wrong width) that names neither the image nor the value.
         """
-        labels = [
-            s.gt_label.reshape(-1)
-            for s in data_samples
-            if 'gt_label' in s and s.gt_label.numel()
+        labelled = [
+            s for s in data_samples if 'gt_label' in s and s.gt_label.numel()
         ]
-        if not labels:
-            return
-        flat = torch.cat([label.to(labels[0].device) for label in labels])
-        # One device-to-host copy per step in the common, valid case.
-        if not bool(((flat < 0) | (flat >= self.num_classes)).any()):
-            return
-        for sample in data_samples:
-            if 'gt_label' not in sample:
-                continue
-            label = sample.gt_label.reshape(-1)
-            bad = label[(label < 0) | (label >= self.num_classes)]
-            if bad.numel():
-                raise ValueError(
-                    f'image {sample.metainfo.get("img_path", "?")}: labels '
-                    f'{bad.unique().tolist()[:10]} are outside the '
-                    f'{self.num_classes} classes 0..{self.num_classes - 1}; '
-                    "check the dataset classes and the heads' num_classes"
-                )
+        self._check_label_values(
+            [s.gt_label.reshape(-1) for s in labelled],
+            labelled,
+            lambda sample: f'image {sample.metainfo.get("img_path", "?")}',
+            "check the dataset classes and the heads' num_classes",
+        )
 
     def _targets(self, data_samples: list, logits: Tensor) -> Tensor:
         """The batch labels: ``[B]`` class indices or ``[B, C]`` scores."""
@@ -302,7 +254,8 @@ class BiKDClassifier(BaseBiKDModel):
         out = self._direction_losses(terms, self.kd_weight)
         hard = target.argmax(1) if target.is_floating_point() else target
         for t, t_name in enumerate(names):
-            out[f'{t_name}.teach_share'] = shares[t_name]
+            share = f'{t_name}.teach_share'
+            out[share] = shares[share]
             correct = log_probs[t].detach().argmax(1) == hard
             out[f'{t_name}.accuracy'] = correct.float().mean() * 100
         return out

@@ -5,7 +5,7 @@ Face classifiers as mmpretrain wraps them (``TimmClassifier``,
 ``HuggingFaceClassifier``).
 
 An adapter returns, from a single forward pass, a
-:class:`~bikd_mm.models.member_output.MemberOutput`: the member's own
+:class:`~bikd_mm.models.base_bikd_model.MemberOutput`: the member's own
 losses (exactly what the stock ``model.loss`` returns) and the class
 logits that selection and the KD term compare across members.
 """
@@ -15,7 +15,7 @@ from mmpretrain.models.classifiers import ImageClassifier
 from mmpretrain.models.heads import ClsHead, EfficientFormerClsHead
 from torch import Tensor
 
-from bikd_mm.models.member_output import MemberOutput
+from bikd_mm.models.base_bikd_model import MemberOutput
 
 
 def _loss_is_score_then_get_loss(head: nn.Module) -> bool:

@@ -1,23 +1,31 @@
 """Bi-KD between video saliency models."""
 
 import copy
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
 from bikd_mm.core import select_teachers
 from bikd_mm.core.distribution_kl import MATLAB_EPS, distribution_kl_terms
-from bikd_mm.core.masked_kl import NORMALIZE_MODES
-from bikd_mm.core.selection import TIE_MODES
-from bikd_mm.models.base_bikd_model import BaseBiKDModel
-from bikd_mm.models.member_output import MemberOutput
-from bikd_mm.models.option_checks import check_options, check_size
+from bikd_mm.models.base_bikd_model import BaseBiKDModel, MemberOutput
+from bikd_mm.models.bikd_options import BiKDOptions, choice, positive, size
 from bikd_mm.registry import MODELS
 
 from .losses.functional import normalize_sum
 from .sample_utils import per_sample_loss, resize_maps, targets_of
 
 GRANULARITIES = ('sample', 'pixel')
+
+
+@dataclass
+class SaliencyOptions(BiKDOptions):
+    """:class:`BiKDOptions` and those of saliency pairs (see
+    :class:`BiKDSaliency`)."""
+
+    granularity: str = choice('sample', GRANULARITIES)
+    kd_size: tuple | None = size(None)
+    eps: float = positive(MATLAB_EPS)
 
 
 @MODELS.register_module()
@@ -88,39 +96,15 @@ class BiKDSaliency(BaseBiKDModel):
     def __init__(
         self,
         members: list,
-        granularity: str = 'sample',
-        kd_weight: float = 1.0,
-        kd_size: tuple | None = None,
         selection_loss: dict | None = None,
-        normalize: str = 'all',
-        detach_teacher: bool = False,
-        tie: str = 'auto',
-        eps: float = MATLAB_EPS,
         data_preprocessor: dict | None = None,
         init_cfg: dict | None = None,
+        **options,
     ) -> None:
-        check_options(
-            type(self).__name__,
-            weights=dict(kd_weight=kd_weight),
-            positive=dict(eps=eps),
-            flags=dict(detach_teacher=detach_teacher),
-            choices=dict(
-                granularity=(granularity, GRANULARITIES),
-                normalize=(normalize, NORMALIZE_MODES),
-                tie=(tie, TIE_MODES),
-            ),
-        )
-        kd_size = check_size(type(self).__name__, 'kd_size', kd_size)
+        options = SaliencyOptions.of(type(self).__name__, **options)
         if isinstance(data_preprocessor, dict):
             data_preprocessor = MODELS.build(data_preprocessor)
-        super().__init__(members, data_preprocessor, init_cfg)
-        self.granularity = granularity
-        self.kd_weight = kd_weight
-        self.kd_size = kd_size
-        self.normalize = normalize
-        self.detach_teacher = detach_teacher
-        self.tie = tie
-        self.eps = eps
+        super().__init__(members, options, data_preprocessor, init_cfg)
         if selection_loss is None:
             selection_loss = dict(type='SaliencyKLDCCLoss')
         self.selection_loss = MODELS.build(copy.deepcopy(selection_loss))
@@ -163,18 +147,8 @@ class BiKDSaliency(BaseBiKDModel):
         maps = {n: o.logits for n, o in outputs.items()}
         return self._kd_losses(maps, data_samples)
 
-    def _common_size(self, maps: dict) -> tuple:
-        if self.kd_size is not None:
-            return self.kd_size
-        return max(
-            (tuple(m.shape[-2:]) for m in maps.values()),
-            key=lambda s: s[0] * s[1],
-        )
-
     def _kd_losses(self, maps: dict, data_samples: list) -> dict:
-        names = self.member_names
-        size = self._common_size(maps)
-        aligned = [resize_maps(maps[n], size) for n in names]
+        aligned, size = self._align(maps, self.kd_size)
         gts = targets_of(data_samples, 'gt_saliency', aligned[0].device)
         # A blank ground-truth map says nothing about who is better.
         labelled = torch.stack([g.sum() > 0 for g in gts])
@@ -201,15 +175,10 @@ class BiKDSaliency(BaseBiKDModel):
                 detach_teacher=self.detach_teacher,
                 normalize=self.normalize,
             )
-            count = teacher.numel()
         else:
             terms, teacher = self._pixel_terms(aligned, gts, labelled, size)
-            count = teacher.numel()
         out = self._direction_losses(terms, self.kd_weight)
-        for t, t_name in enumerate(names):
-            out[f'{t_name}.teach_share'] = (teacher == t).sum().float() / max(
-                count, 1
-            )
+        out.update(self._teach_shares(teacher))
         return out
 
     def _pixel_terms(

@@ -7,7 +7,7 @@ import torch.nn as nn
 from mmengine.model import BaseModel
 from torch import Tensor
 
-from bikd_mm.models.member_output import MemberOutput
+from bikd_mm.models.base_bikd_model import MemberOutput
 from bikd_mm.registry import MODELS
 
 from .losses.functional import reduce_values

@@ -1,5 +1,12 @@
+"""Bi-KD between mmseg segmentors, and the checks of their batches."""
+
+import logging
+from dataclasses import dataclass
+
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
+from mmengine.logging import print_log
 from mmseg.registry import MODELS
 from torch import Tensor
 
@@ -10,24 +17,79 @@ from bikd_mm.core import (
     select_teachers,
 )
 from bikd_mm.core.ce_masked_kl import KERNELS, MAX_TRITON_MEMBERS
-from bikd_mm.core.masked_kl import NORMALIZE_MODES
-from bikd_mm.core.selection import TIE_MODES
-from bikd_mm.models.base_bikd_model import SELECTIONS, BaseBiKDModel
+from bikd_mm.models.base_bikd_model import BaseBiKDModel, MemberOutput
+from bikd_mm.models.bikd_options import BiKDOptions, choice, flag, positive
 from bikd_mm.models.losses.bce_dice_loss import BCEDiceLoss
-from bikd_mm.models.member_output import MemberOutput
-from bikd_mm.models.option_checks import check_options
-from bikd_mm.models.segmentors.label_checks import (
-    UnlabelledBatches,
-    check_label_shapes,
-    check_label_values,
-)
 from bikd_mm.models.segmentors.member_adapters import build_adapter
-from bikd_mm.models.segmentors.padding_check import check_same_padding
-from bikd_mm.models.segmentors.sync_free_accuracy import sync_free_accuracy
+from bikd_mm.patches import sync_free_accuracy
 
 GRANULARITIES = ('pixel', 'image')
 SELECTION_LOSSES = ('ce', 'bce_dice', 'task_loss')
 KD_RESOLUTIONS = ('logits', 'labels')
+
+
+@dataclass
+class SegmentorOptions(BiKDOptions):
+    """:class:`BiKDOptions` and those of segmentation pairs (see
+    :class:`BiKDSegmentor`)."""
+
+    granularity: str = choice('pixel', GRANULARITIES)
+    kd_resolution: str = choice('logits', KD_RESOLUTIONS)
+    temperature: float = positive(1.0)
+    selection_loss: str = choice('ce', SELECTION_LOSSES)
+    share_decode_ce: bool = flag(True)
+    kd_kernel: str = choice('auto', KERNELS)
+    sync_free_accuracy: bool = flag(True)
+
+
+def annotation_of(sample) -> str:
+    """The annotation file of ``sample`` (its image when unknown)."""
+    meta = sample.metainfo
+    return str(meta.get('seg_map_path', meta.get('img_path', '?')))
+
+
+class UnlabelledBatches:
+    """Counts training batches without a labelled pixel and warns.
+
+    The warning names the files of the batch; it is given for the 1st,
+    10th, 100th, ... such batch, with the count, so a split whose labels
+    are all ``ignore_index`` is reported without flooding the log.
+
+    Args:
+        owner (str): Who checks, for the message.
+    """
+
+    def __init__(self, owner: str):
+        self.owner = owner
+        self.count = 0
+
+    def add(self, data_samples: list, ignore_index: int) -> None:
+        """Count one batch without a labelled pixel."""
+        self.count += 1
+        if str(self.count).rstrip('0') != '1':  # 1, 10, 100, ...
+            return
+        files = [annotation_of(s) for s in data_samples]
+        print_log(
+            f'{self.owner}: {self.count} training batch(es) so far without '
+            f'a labelled pixel; in this one every label of {files[:8]}'
+            f'{" ..." if len(files) > 8 else ""} is ignore_index '
+            f'{ignore_index}, so it adds no task loss and no KD term. If '
+            'every batch is like this the training split trains nothing: '
+            'check its annotations (label values, reduce_zero_label, '
+            'a palette PNG saved as colours)',
+            logger='current',
+            level=logging.WARNING,
+        )
+
+
+def _padding(model: nn.Module) -> tuple:
+    pre = model.data_preprocessor
+    size = getattr(pre, 'size', None)
+    return (
+        tuple(size) if size is not None else None,
+        getattr(pre, 'size_divisor', None),
+        getattr(pre, 'seg_pad_val', None),
+    )
 
 
 @MODELS.register_module()
@@ -38,11 +100,14 @@ class BiKDSegmentor(BaseBiKDModel):
     its own data preprocessor and checkpoint: per-pixel heads (UPerNet,
     FCN, ...) and Mask2Former, in any combination. One training step::
 
-        loss(): for each member m:
+        loss(): check_labels (shapes, values, unlabelled batches)
+                for each member m:
                     member_m.data_preprocessor(batch)
                     adapter.forward_train(member_m) -> own losses, logits_m
                     (Mask2Former: the log of its per-pixel class
-                    distribution, from the same forward)
+                    distribution, from the same forward), inside
+                    bikd_mm.patches.sync_free_accuracy
+                -> _align_to_labels (the KD resolution)
                 -> ce_and_masked_kl_terms, in one chunked pass over the
                    logits: per-pixel CE of each member (also the decode
                    loss of plain-CE members at label resolution),
@@ -112,7 +177,7 @@ class BiKDSegmentor(BaseBiKDModel):
             of mmseg's ``accuracy`` (``topk`` and boolean indexing, which
             waits for the GPU): the same value, except where a pixel's top
             scores tie exactly. See
-            :mod:`bikd_mm.models.segmentors.sync_free_accuracy`. Defaults
+            :func:`bikd_mm.patches.sync_free_accuracy`. Defaults
             to True.
         data_preprocessor (dict, optional): Preprocessor of the pair; it
             only moves data to the device, each member normalises itself.
@@ -120,88 +185,68 @@ class BiKDSegmentor(BaseBiKDModel):
     """
 
     member_registry = MODELS
+    member_adapter = staticmethod(build_adapter)
 
     def __init__(
         self,
         members: list,
-        granularity: str = 'pixel',
-        kd_resolution: str = 'logits',
-        kd_weight: float = 1.0,
-        temperature: float = 1.0,
-        normalize: str = 'all',
-        detach_teacher: bool = False,
-        selection_loss: str = 'ce',
-        share_decode_ce: bool = True,
-        tie: str = 'auto',
-        selection: str = 'best',
-        fixed_teacher: str | None = None,
-        kd_kernel: str = 'auto',
-        sync_free_accuracy: bool = True,
         data_preprocessor: dict | None = None,
         init_cfg: dict | None = None,
+        **options,
     ):
-        check_options(
-            type(self).__name__,
-            weights=dict(kd_weight=kd_weight),
-            positive=dict(temperature=temperature),
-            flags=dict(
-                detach_teacher=detach_teacher,
-                share_decode_ce=share_decode_ce,
-                sync_free_accuracy=sync_free_accuracy,
-            ),
-            choices=dict(
-                granularity=(granularity, GRANULARITIES),
-                kd_resolution=(kd_resolution, KD_RESOLUTIONS),
-                selection_loss=(selection_loss, SELECTION_LOSSES),
-                normalize=(normalize, NORMALIZE_MODES),
-                tie=(tie, TIE_MODES),
-                selection=(selection, SELECTIONS),
-                kd_kernel=(kd_kernel, KERNELS),
-            ),
-        )
-        super().__init__(members, data_preprocessor, init_cfg)
-        self.kd_kernel = kd_kernel
-        self._set_transfer(selection, fixed_teacher)
-        self.granularity = granularity
-        self.selection_loss = selection_loss
-        self.kd_resolution = kd_resolution
-        self.kd_weight = kd_weight
-        self.temperature = temperature
-        self.normalize = normalize
-        self.detach_teacher = detach_teacher
-        self.tie = tie
-        self.share_decode_ce = share_decode_ce
-        self.sync_free_accuracy = sync_free_accuracy
+        options = SegmentorOptions.of(type(self).__name__, **options)
+        super().__init__(members, options, data_preprocessor, init_cfg)
         # Set by TeacherMapVisualizationHook for the steps it draws.
         self.record_kd_maps = False
         self.last_kd_maps: dict | None = None
-
-        self.adapters = {
-            name: build_adapter(model, name)
-            for name, model in self.members.items()
-        }
-        self._check_compatible()
+        self.ignore_index = self._same_value(
+            {n: a.ignore_index for n, a in self.adapters.items()},
+            'members must share one ignore_index; got ',
+        )
+        self._check_same_padding()
         self.unlabelled_batches = UnlabelledBatches(type(self).__name__)
         self._check_selection_loss()
         self._check_kd_kernel()
 
-    def _check_compatible(self) -> None:
-        names = self.member_names
-        classes = {n: self.adapters[n].num_classes for n in names}
-        if len(set(classes.values())) > 1:
+    def _check_same_padding(self) -> None:
+        """Refuse members whose preprocessors pad the batch differently.
+
+        The KD term compares the members' predictions pixel by pixel, so
+        their padded labels must have one shape; padded label pixels take
+        ``seg_pad_val``, which must be the ``ignore_index``, or they would
+        count as a class. Either would only show at the first step.
+
+        Raises:
+            ValueError: Naming the members and their ``size`` /
+                ``size_divisor`` / ``seg_pad_val``.
+        """
+        pads = {name: _padding(m) for name, m in self.members.items()}
+        for name, (_, _, seg_pad_val) in pads.items():
+            if seg_pad_val is not None and seg_pad_val != self.ignore_index:
+                raise ValueError(
+                    f'member {name!r}: data_preprocessor.seg_pad_val='
+                    f'{seg_pad_val} differs from its ignore_index='
+                    f'{self.ignore_index}; padded label pixels would count '
+                    'as a class. Set seg_pad_val to the ignore_index'
+                )
+        sizes = {n: p[0] for n, p in pads.items() if p[0] is not None}
+        if len(set(sizes.values())) > 1:
             raise ValueError(
-                'members must predict the same classes; class counts: '
-                + ', '.join(f'{n}={c}' for n, c in classes.items())
+                'members pad the batch to different sizes: '
+                + ', '.join(f'{n} size={s}' for n, s in sizes.items())
+                + '; give every member the same data_preprocessor size'
             )
-        ignore = {n: self.adapters[n].ignore_index for n in names}
-        if len(set(ignore.values())) > 1:
-            raise ValueError(
-                'members must share one ignore_index; got '
-                + ', '.join(f'{n}={i}' for n, i in ignore.items())
-            )
-        check_same_padding(self.members, ignore)
-        self.num_classes = classes[names[0]]
-        self.ignore_index = ignore[names[0]]
+        if not sizes:
+            return
+        size = next(iter(sizes.values()))
+        for name, (own, divisor, _) in pads.items():
+            if own is None and divisor and any(s % divisor for s in size):
+                raise ValueError(
+                    f'members pad the batch to different sizes: '
+                    f'{next(iter(sizes))!r} to size={size}, {name!r} to '
+                    f'multiples of size_divisor={divisor}; give every member '
+                    'the same data_preprocessor size'
+                )
 
     def _check_kd_kernel(self) -> None:
         """``kd_kernel='triton'`` only where the kernels apply."""
@@ -242,14 +287,61 @@ class BiKDSegmentor(BaseBiKDModel):
 
     def _prepare_batch(self, inputs, data_samples: list) -> tuple:
         """Refuse labels that do not fit the images or the classes."""
-        check_label_shapes(inputs, data_samples)
-        check_label_values(
-            data_samples,
-            self.num_classes,
-            self.ignore_index,
-            self.unlabelled_batches,
-        )
+        self.check_labels(inputs, data_samples)
         return inputs, data_samples
+
+    def check_labels(self, inputs, data_samples: list) -> None:
+        """Refuse label maps that do not fit their images or the classes;
+        count a batch without a labelled pixel.
+
+        A stock pipeline may resize an image and its label map together;
+        when it does not, a label map of another size would be silently
+        resized by the loss, or fail in ``torch.stack`` naming no file. A
+        three-channel (RGB) label PNG fails in the cross-entropy naming
+        nothing; labels outside the classes fail with an index error. Each
+        is refused with the annotation file. A batch whose every label is
+        ``ignore_index`` adds no task loss and no KD term; it is reported
+        (:class:`UnlabelledBatches`), since a split whose labels are all
+        ignored trains nothing.
+
+        Args:
+            inputs (list[Tensor] | Tensor): The batch images ``[C, H, W]``.
+            data_samples (list[SegDataSample]): Their samples.
+
+        Raises:
+            ValueError: Naming the annotation file and what is wrong.
+        """
+        for image, sample in zip(inputs, data_samples):
+            label = sample.gt_sem_seg.data
+            where = annotation_of(sample)
+            if label.ndim != 3 or label.shape[0] != 1:
+                raise ValueError(
+                    f'annotation {where}: a label map holds one class index '
+                    f'per pixel, got an array of shape {tuple(label.shape)}'
+                    ': is it an RGB or RGBA (colour) PNG? Save the class '
+                    'indices as a one-channel (grayscale or palette) PNG'
+                )
+            if tuple(label.shape[-2:]) != tuple(image.shape[-2:]):
+                height, width = label.shape[-2:]
+                raise ValueError(
+                    f'annotation {where}: label map of {height}x{width} for '
+                    f'the image {sample.metainfo.get("img_path", "?")} of '
+                    f'{image.shape[-2]}x{image.shape[-1]} (height x width); '
+                    'the labels would not line up with the pixels. Resize '
+                    'both in the pipeline (transforms after LoadAnnotations '
+                    'resize the labels too) or fix the annotation'
+                )
+        if not data_samples:
+            return
+        labelled = self._check_label_values(
+            [s.gt_sem_seg.data for s in data_samples],
+            data_samples,
+            lambda sample: f'annotation {annotation_of(sample)}',
+            'check the dataset classes and reduce_zero_label',
+            self.ignore_index,
+        )
+        if not labelled:
+            self.unlabelled_batches.add(data_samples, self.ignore_index)
 
     def _member_forward(
         self, name: str, inputs, data_samples: list
@@ -360,7 +452,7 @@ class BiKDSegmentor(BaseBiKDModel):
                 task loss ``[B]``, for ``selection_loss='task_loss'``.
         """
         names = self.member_names
-        aligned, labels = self._align(logits, labels)
+        aligned, labels = self._align_to_labels(logits, labels)
         class_logits = [
             self._class_logits(name, value)
             for name, value in zip(names, aligned)
@@ -385,7 +477,7 @@ class BiKDSegmentor(BaseBiKDModel):
                 teacher=teacher.detach(),
                 preds={n: preds[m] for m, n in enumerate(names)},
             )
-        out.update({f'{n}.teach_share': v for n, v in shares.items()})
+        out.update(shares)
         return out
 
     def _kl_options(self) -> dict:
@@ -422,21 +514,7 @@ class BiKDSegmentor(BaseBiKDModel):
             mutual=mutual,
             **self._kl_options(),
         )
-        valid = labels != self.ignore_index
-        num_valid = valid.sum().clamp(min=1)
-        if mutual:
-            share = valid.sum().float() / num_valid
-            return (
-                ce,
-                terms,
-                teacher,
-                preds,
-                {name: share for name in self.member_names},
-            )
-        shares = {
-            name: (teacher == t).sum().float() / num_valid
-            for t, name in enumerate(self.member_names)
-        }
+        shares = self._teach_shares(teacher, labels != self.ignore_index)
         return ce, terms, teacher, preds, shares
 
     def _selects_per_pixel(self) -> bool:
@@ -521,29 +599,22 @@ class BiKDSegmentor(BaseBiKDModel):
             return torch.stack([per_image_mean(t, valid) for t in ce])
         return ce
 
-    def _align(self, logits: dict, labels: Tensor) -> tuple:
-        """Resize every member's logits to the KD resolution."""
+    def _align_to_labels(self, logits: dict, labels: Tensor) -> tuple:
+        """Every member's logits and the labels at the KD resolution: the
+        labels' size, or the largest logits' (labels downsampled by nearest
+        neighbour)."""
+        size = None
         if self.kd_resolution == 'labels':
             size = tuple(labels.shape[-2:])
-        else:
-            size = max(
-                (tuple(v.shape[-2:]) for v in logits.values()),
-                key=lambda s: s[0] * s[1],
-            )
-            if size != tuple(labels.shape[-2:]):
-                labels = F.interpolate(
-                    labels[:, None].float(), size=size, mode='nearest'
-                )[:, 0].long()
-        aligned = []
-        for name, value in logits.items():
-            if tuple(value.shape[-2:]) != size:
-                value = F.interpolate(
-                    value,
-                    size=size,
-                    mode='bilinear',
-                    align_corners=self.adapters[name].align_corners,
-                )
-            aligned.append(value)
+        aligned, size = self._align(
+            logits,
+            size,
+            {n: a.align_corners for n, a in self.adapters.items()},
+        )
+        if size != tuple(labels.shape[-2:]):
+            labels = F.interpolate(
+                labels[:, None].float(), size=size, mode='nearest'
+            )[:, 0].long()
         return aligned, labels
 
     def _member_tensor(self, name: str, inputs, data_samples):

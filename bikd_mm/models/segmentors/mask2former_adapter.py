@@ -14,8 +14,8 @@ from mmseg.utils import add_prefix
 from torch import Tensor
 
 from bikd_mm.core import mask_classification_log_probs
-from bikd_mm.models.member_output import MemberOutput
-from bikd_mm.models.segmentors.auxiliary_losses import auxiliary_losses
+from bikd_mm.models.base_bikd_model import MemberOutput
+from bikd_mm.models.segmentors.member_adapters import auxiliary_losses
 from bikd_mm.patches import local_mask_count
 
 

@@ -1,7 +1,7 @@
 """Run one member segmentor through its public API for a Bi-KD step.
 
 An adapter returns, from a single forward pass, a
-:class:`~bikd_mm.models.member_output.MemberOutput`: the member's own
+:class:`~bikd_mm.models.base_bikd_model.MemberOutput`: the member's own
 losses (exactly what the stock ``model.loss`` returns) and the per-pixel
 class logits that the KD term compares across members.
 """
@@ -13,9 +13,40 @@ from mmseg.models.segmentors import EncoderDecoder
 from mmseg.utils import add_prefix
 from torch import Tensor
 
-from bikd_mm.models.member_output import MemberOutput
-from bikd_mm.models.segmentors.auxiliary_losses import auxiliary_losses
-from bikd_mm.models.segmentors.mask2former_adapter import Mask2FormerAdapter
+from bikd_mm.models.base_bikd_model import MemberOutput
+
+
+def auxiliary_losses(
+    model: EncoderDecoder, feats: tuple, data_samples: list
+) -> dict:
+    """What ``model.loss`` adds for its auxiliary heads (``aux.*`` or
+    ``aux_<i>.*``), from backbone features already computed.
+
+    Args:
+        model (EncoderDecoder): The member.
+        feats (tuple[Tensor]): Its ``extract_feat`` output.
+        data_samples (list[SegDataSample]): The batch's samples.
+
+    Returns:
+        dict: The auxiliary losses; empty without auxiliary heads.
+    """
+    losses = {}
+    if not model.with_auxiliary_head:
+        return losses
+    heads = model.auxiliary_head
+    if isinstance(heads, nn.ModuleList):
+        for idx, head in enumerate(heads):
+            losses.update(
+                add_prefix(
+                    head.loss(feats, data_samples, model.train_cfg),
+                    f'aux_{idx}',
+                )
+            )
+    else:
+        losses.update(
+            add_prefix(heads.loss(feats, data_samples, model.train_cfg), 'aux')
+        )
+    return losses
 
 
 class EncoderDecoderAdapter:
@@ -91,14 +122,21 @@ class EncoderDecoderAdapter:
         return MemberOutput(losses, seg_logits)
 
 
-def build_adapter(
-    model: nn.Module, name: str
-) -> EncoderDecoderAdapter | Mask2FormerAdapter:
+def build_adapter(model: nn.Module, name: str):
     """Pick the adapter for a member model.
+
+    Returns:
+        EncoderDecoderAdapter | Mask2FormerAdapter: The adapter.
 
     Raises:
         TypeError: If no adapter supports the member's class.
     """
+    # Imported here: the Mask2Former adapter imports auxiliary_losses
+    # from this module.
+    from bikd_mm.models.segmentors.mask2former_adapter import (
+        Mask2FormerAdapter,
+    )
+
     if isinstance(model, EncoderDecoder) and not isinstance(
         model.decode_head, nn.ModuleList
     ):
