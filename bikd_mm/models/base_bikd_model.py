@@ -7,7 +7,7 @@ from mmengine.registry import Registry
 from mmengine.structures import BaseDataElement
 from torch import Tensor
 
-from bikd_mm.core import masked_kl_terms, mutual_kl_terms
+from bikd_mm.core import kd_terms
 from bikd_mm.engine.optimizers.member_step import run_train_step
 from bikd_mm.models.member import build_member, parse_members
 from bikd_mm.models.member_output import MemberOutput
@@ -132,7 +132,7 @@ class BaseBiKDModel(BaseModel):
                 selection); used with ``selection='best'``.
             valid (Tensor | None): Bool mask of the elements that count.
             **kl_options: ``temperature``, ``detach_teacher``,
-                ``normalize`` of :func:`bikd_mm.core.masked_kl_terms`.
+                ``normalize`` of :func:`bikd_mm.core.kd_terms`.
 
         Returns:
             tuple: The terms and ``{member: share of the valid elements it
@@ -150,24 +150,18 @@ class BaseBiKDModel(BaseModel):
             teacher = torch.full_like(teacher, names.index(self.fixed_teacher))
             if valid is not None:
                 teacher = teacher.masked_fill(~valid, -1)
-        if self.selection == 'all':
-            terms = mutual_kl_terms(
-                log_probs,
-                class_dim=1,
-                valid=valid,
-                from_log_probs=True,
-                **kl_options,
-            )
-            share = count.float() / num_valid
-            return terms, {name: share for name in names}
-        terms = masked_kl_terms(
+        mutual = self.selection == 'all'
+        terms = kd_terms(
             log_probs,
             teacher,
-            class_dim=1,
+            input_kind='log_probs',
+            mutual=mutual,
             valid=valid,
-            from_log_probs=True,
             **kl_options,
-        )
+        ).terms
+        if mutual:
+            share = count.float() / num_valid
+            return terms, {name: share for name in names}
         return terms, {
             name: (teacher == t).sum().float() / num_valid
             for t, name in enumerate(names)

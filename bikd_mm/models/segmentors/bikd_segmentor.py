@@ -5,11 +5,12 @@ from torch import Tensor
 
 from bikd_mm.core import (
     LowestScoreRule,
-    ce_and_masked_kl_terms,
+    kd_terms,
     per_image_mean,
     select_teachers,
 )
-from bikd_mm.core.ce_masked_kl import KERNELS, MAX_TRITON_MEMBERS
+from bikd_mm.core.ce_masked_kl import MAX_TRITON_MEMBERS
+from bikd_mm.core.kd_term import KERNEL_NAMES
 from bikd_mm.core.masked_kl import NORMALIZE_MODES
 from bikd_mm.core.selection import TIE_MODES
 from bikd_mm.models.base_bikd_model import SELECTIONS, BaseBiKDModel
@@ -43,7 +44,7 @@ class BiKDSegmentor(BaseBiKDModel):
                     adapter.forward_train(member_m) -> own losses, logits_m
                     (Mask2Former: the log of its per-pixel class
                     distribution, from the same forward)
-                -> ce_and_masked_kl_terms, in one chunked pass over the
+                -> kd_terms(labels=...), in one chunked pass over the
                    logits: per-pixel CE of each member (also the decode
                    loss of plain-CE members at label resolution),
                    select_teachers (lowest loss teaches, per pixel or
@@ -101,12 +102,12 @@ class BiKDSegmentor(BaseBiKDModel):
             valid pixel and is frozen (one-way distillation from a fixed
             teacher). Defaults to None.
         kd_kernel (str): How the CE, teachers and KL are computed:
-            ``'torch'`` (chunked PyTorch, every case), ``'triton'``
-            (fused Triton kernels: 2 to 4 members, every selection; an
-            error otherwise) or ``'auto'`` (the kernels where they apply
-            to CUDA logits, else PyTorch). See
-            :func:`bikd_mm.core.ce_and_masked_kl_terms`. Defaults to
-            ``'auto'``.
+            ``'chunked'`` (or ``'torch'``; chunked PyTorch, every case),
+            ``'triton'`` (fused Triton kernels: 2 to 4 members, every
+            selection; an error otherwise), ``'auto'`` (the kernels where
+            they apply to CUDA logits, else chunked PyTorch) or
+            ``'reference'`` (the plain formula, for checking). See
+            :func:`bikd_mm.core.kd_terms`. Defaults to ``'auto'``.
         sync_free_accuracy (bool): Members' decode and auxiliary heads log
             their top-1 ``acc_seg`` with ``argmax`` and masked sums instead
             of mmseg's ``accuracy`` (``topk`` and boolean indexing, which
@@ -156,7 +157,7 @@ class BiKDSegmentor(BaseBiKDModel):
                 normalize=(normalize, NORMALIZE_MODES),
                 tie=(tie, TIE_MODES),
                 selection=(selection, SELECTIONS),
-                kd_kernel=(kd_kernel, KERNELS),
+                kd_kernel=(kd_kernel, KERNEL_NAMES),
             ),
         )
         super().__init__(members, data_preprocessor, init_cfg)
@@ -411,10 +412,10 @@ class BiKDSegmentor(BaseBiKDModel):
         """
         per_element = self._selects_per_pixel()
         mutual = self.selection == 'all'
-        ce, terms, teacher, preds = ce_and_masked_kl_terms(
+        terms, teacher, ce, preds = kd_terms(
             class_logits,
-            labels,
             self._pixel_rule() if per_element else select,
+            labels=labels,
             ignore_index=self.ignore_index,
             per_element=per_element,
             predict=predict,
