@@ -13,18 +13,28 @@ Building blocks:
   ground truth.
 - :func:`pixel_cross_entropy`, :func:`per_image_mean`,
   :func:`bce_dice_loss`: dense task losses (lower is better).
-- :func:`masked_kl`, :func:`masked_kl_terms`: the distillation loss and its
-  per-direction terms; :func:`binary_to_two_class` adapts sigmoid outputs.
+- :func:`kd_terms`: the distillation term, ``KL(p_t || p_s)`` from each
+  element's teacher ``t`` to every other member ``s``, as ``[N, N]``
+  per-direction terms; the one entry point the Bi-KD models call. Its
+  ``kernel=`` picks the implementation: ``'reference'`` (the formula in
+  plain PyTorch), ``'chunked'``, ``'triton'`` or ``'auto'``. It takes
+  logits, log-probabilities or distributions (saliency maps), a teacher
+  index per element or, with labels, a selector of the members'
+  cross-entropies (then also returning those, in one pass over the
+  logits), and mutual learning (every member teaching everywhere).
+- The kernels behind it, also usable alone: :func:`masked_kl`,
+  :func:`masked_kl_terms` (chunked, with a recomputing backward),
+  :func:`mutual_kl_terms` (Deep Mutual Learning, the unmasked baseline),
+  :func:`ce_and_masked_kl_terms` (per-element CE, teacher selection and
+  masked KL of dense members in one pass keeping only the logits; chunked
+  PyTorch or the fused Triton kernels of :mod:`.ce_masked_kl_triton` and
+  :mod:`.ce_masked_kl_triton_n`) and :func:`distribution_kl_terms`
+  (distributions with the MIT benchmark's ``eps``-stabilised KL).
+- :func:`distribution_kl`, :func:`generalized_kl`: the divergences of
+  distributions and of positive maps; :func:`binary_to_two_class` adapts
+  sigmoid outputs to the KL of logits.
 - :func:`mask_classification_log_probs`: the per-pixel class distribution
   of a mask-classification model (Mask2Former).
-- :func:`ce_and_masked_kl_terms`: per-element CE, teacher selection and
-  masked KL of dense members in one pass over their logits, keeping only
-  the logits for the backward pass, any selection and mutual learning;
-  ``kernel=`` picks chunked PyTorch or fused Triton kernels (a pair with a
-  per-element rule: :mod:`.ce_masked_kl_triton`; 2 to 4 members, any
-  selection: :mod:`.ce_masked_kl_triton_n`).
-- :func:`mutual_kl_terms`: every member distilling into every other on
-  every element (Deep Mutual Learning), the unmasked baseline.
 
 Reference loss for classification with the log-softmax computed once per
 member::
@@ -35,7 +45,8 @@ member::
     conf = torch.stack([gt_confidence(lp, y, from_log_probs=True)
                         for lp in lps])
     teacher = select_teachers(conf, higher_is_better=True)
-    loss = sum(ce) + masked_kl(lps, teacher, from_log_probs=True)
+    kd = kd_terms(lps, teacher, input_kind='log_probs').terms.sum()
+    loss = sum(ce) + kd
 
 Segmentation selects by the lower loss instead, per pixel (``ce`` maps with
 ``valid = y != ignore_index``) or per image (:func:`per_image_mean`).
@@ -47,7 +58,9 @@ from .distribution_kl import (
     MATLAB_EPS,
     distribution_kl,
     distribution_kl_terms,
+    generalized_kl,
 )
+from .kd_term import KDTerms, kd_terms
 from .mask_classification import mask_classification_log_probs
 from .masked_kl import binary_to_two_class, masked_kl, masked_kl_terms
 from .mutual_kl import mutual_kl_terms
@@ -55,6 +68,8 @@ from .selection import LowestScoreRule, select_teachers
 from .task_losses import bce_dice_loss, per_image_mean, pixel_cross_entropy
 
 __all__ = [
+    'KDTerms',
+    'kd_terms',
     'ce_and_masked_kl_terms',
     'LowestScoreRule',
     'MATLAB_EPS',
@@ -62,6 +77,7 @@ __all__ = [
     'distribution_kl_terms',
     'bce_dice_loss',
     'binary_to_two_class',
+    'generalized_kl',
     'gt_confidence',
     'mask_classification_log_probs',
     'masked_kl',

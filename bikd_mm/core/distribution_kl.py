@@ -1,14 +1,17 @@
-"""Knowledge distillation between already-normalised distributions.
+"""Divergences between already-normalised distributions.
 
 :func:`masked_kl_terms` takes logits and applies a softmax. Some members
 output distributions directly: a saliency map divided by its sum is a
-distribution over the pixels of a frame. For those, this module computes
-the same per-direction terms from the distributions themselves, with the
+distribution over the pixels of a frame. For those, this module holds the
 ``eps``-stabilised KL divergence of the MIT saliency benchmark::
 
     KL(P || Q) = sum_c P_c * log(eps + P_c / (Q_c + eps))
 
-which stays finite where ``Q`` is zero and is exactly zero where ``P`` is.
+which stays finite where ``Q`` is zero and is exactly zero where ``P`` is,
+and the generalised KL divergence of positive values,
+``P log(P / Q) - P + Q``, non-negative in every summand. The KD terms
+between members' distributions are :func:`~bikd_mm.core.kd_term.kd_terms`
+with ``input_kind='probs'`` (:func:`distribution_kl_terms` is that call).
 """
 
 from __future__ import annotations
@@ -17,15 +20,6 @@ from collections.abc import Sequence
 
 import torch
 from torch import Tensor
-
-from ._checks import (
-    check_index_tensor,
-    check_mask,
-    check_members,
-    class_dim_index,
-    element_shape,
-)
-from .masked_kl import NORMALIZE_MODES, scale_terms
 
 #: MATLAB's ``eps``, the value used by the saliency benchmark code.
 MATLAB_EPS = 2.2204e-16
@@ -54,6 +48,34 @@ def distribution_kl(
     return (p * torch.log(eps + p / (q + eps))).sum(dim)
 
 
+def generalized_kl(p: Tensor, q: Tensor, dim: int | None = None) -> Tensor:
+    """Generalised KL divergence ``p log(p / q) - p + q`` of positive
+    values (unnormalised measures).
+
+    Each summand is non-negative (zero where ``p == q``); where ``p`` and
+    ``q`` both sum to 1 along ``dim`` the sum is ``KL(p || q)``.
+
+    Args:
+        p (Tensor): Positive values.
+        q (Tensor): Positive values of the same shape.
+        dim (int | None): Dimension to sum over; None keeps every
+            element's summand. Defaults to None.
+
+    Returns:
+        Tensor: The summands (``dim=None``) or their sum along ``dim``.
+
+    Raises:
+        ValueError: If ``p`` and ``q`` differ in shape.
+    """
+    if p.shape != q.shape:
+        raise ValueError(
+            f'p and q must have one shape, got {tuple(p.shape)} and '
+            f'{tuple(q.shape)}'
+        )
+    div = p * torch.log(p / q) - p + q
+    return div if dim is None else div.sum(dim)
+
+
 def distribution_kl_terms(
     probs: Sequence[Tensor],
     teacher: Tensor,
@@ -70,7 +92,8 @@ def distribution_kl_terms(
     diagonal is zero and ``D`` follows ``normalize`` as in
     :func:`masked_kl_terms` (``'all'``: valid elements, ``'masked'``:
     taught elements, ``'none'``: 1; clamped to at least 1). The inputs are
-    used as given: no softmax, no temperature.
+    used as given: no softmax, no temperature. This is
+    :func:`~bikd_mm.core.kd_term.kd_terms` with ``input_kind='probs'``.
 
     Args:
         probs (Sequence[Tensor]): ``N >= 2`` member distributions of one
@@ -98,35 +121,15 @@ def distribution_kl_terms(
         ValueError: On fewer than two members, mismatched shapes, an
             out-of-range ``dim`` or an unknown ``normalize``.
     """
-    members = check_members(probs, 'probs')
-    num = len(members)
-    dim = class_dim_index(members[0].dim(), dim, 'probs')
-    elem_shape = element_shape(members[0].shape, dim)
-    check_index_tensor(teacher, elem_shape, 'teacher')
-    check_mask(valid, elem_shape, 'valid')
-    if normalize not in NORMALIZE_MODES:
-        raise ValueError(
-            f'normalize must be one of {NORMALIZE_MODES}, got {normalize!r}'
-        )
+    from .kd_term import kd_terms
 
-    taught = (teacher >= 0) & (teacher < num)
-    if valid is not None:
-        taught &= valid
-    zero = members[0].new_zeros(())
-    rows = []
-    for t in range(num):
-        mask = taught & (teacher == t)
-        p_t = members[t].detach() if detach_teacher else members[t]
-        row = []
-        for s in range(num):
-            if s == t:
-                row.append(zero)
-                continue
-            kl = distribution_kl(p_t, members[s], dim, eps)
-            # torch.where keeps untaught elements (whose KL may be
-            # anything) out of the value and the gradient.
-            row.append(torch.where(mask, kl, 0).sum())
-        rows.append(torch.stack(row))
-    terms = torch.stack(rows)
-
-    return scale_terms(terms, 1.0, normalize, valid, taught)
+    return kd_terms(
+        probs,
+        teacher,
+        input_kind='probs',
+        class_dim=dim,
+        eps=eps,
+        detach_teacher=detach_teacher,
+        normalize=normalize,
+        valid=valid,
+    ).terms

@@ -14,6 +14,7 @@ import torch
 from torch import Tensor
 
 from ._checks import check_members, class_dim_index, element_shape
+from .kl_sums import DEFAULT_CHUNK_ELEMENTS
 from .masked_kl import masked_kl_terms
 
 
@@ -25,6 +26,7 @@ def mutual_kl_terms(
     normalize: str = 'all',
     valid: Tensor | None = None,
     from_log_probs: bool = False,
+    chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
 ) -> Tensor:
     """Per-direction KD terms with every member teaching every element.
 
@@ -47,6 +49,7 @@ def mutual_kl_terms(
             None (all valid).
         from_log_probs (bool): Whether ``logits`` are log-probabilities.
             Defaults to False.
+        chunk_elements (int): See :func:`masked_kl_terms`.
 
     Returns:
         Tensor: ``[N, N]`` tensor of the logits' dtype.
@@ -73,6 +76,7 @@ def mutual_kl_terms(
                 normalize=normalize,
                 valid=valid,
                 from_log_probs=from_log_probs,
+                chunk_elements=chunk_elements,
             )[t]
         )
     return torch.stack(rows)

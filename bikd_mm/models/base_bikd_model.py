@@ -16,7 +16,7 @@ from mmengine.registry import Registry
 from mmengine.structures import BaseDataElement
 from torch import Tensor
 
-from bikd_mm.core import masked_kl_terms, mutual_kl_terms
+from bikd_mm.core import kd_terms
 from bikd_mm.models.bikd_options import SELECTIONS, BiKDOptions
 from bikd_mm.models.member import build_member, parse_members
 
@@ -355,7 +355,7 @@ class BaseBiKDModel(BaseModel):
                 selection); used with ``selection='best'``.
             valid (Tensor | None): Bool mask of the elements that count.
             **kl_options: ``temperature``, ``detach_teacher``,
-                ``normalize`` of :func:`bikd_mm.core.masked_kl_terms`.
+                ``normalize`` of :func:`bikd_mm.core.kd_terms`.
 
         Returns:
             tuple: The terms and :meth:`_teach_shares`.
@@ -365,23 +365,14 @@ class BaseBiKDModel(BaseModel):
             teacher = torch.full_like(teacher, names.index(self.fixed_teacher))
             if valid is not None:
                 teacher = teacher.masked_fill(~valid, -1)
-        if self.selection == 'all':
-            terms = mutual_kl_terms(
-                log_probs,
-                class_dim=1,
-                valid=valid,
-                from_log_probs=True,
-                **kl_options,
-            )
-        else:
-            terms = masked_kl_terms(
-                log_probs,
-                teacher,
-                class_dim=1,
-                valid=valid,
-                from_log_probs=True,
-                **kl_options,
-            )
+        terms = kd_terms(
+            log_probs,
+            teacher,
+            input_kind='log_probs',
+            mutual=self.selection == 'all',
+            valid=valid,
+            **kl_options,
+        ).terms
         return terms, self._teach_shares(teacher, valid)
 
     def init_weights(self) -> None:

@@ -410,11 +410,18 @@ def test_triton_kernel_gives_the_torch_losses(
     assert len(calls) == 1
     want = plain(**plain.data_preprocessor(raw, True), mode='loss')
     assert len(calls) == 1
+    assert_same_losses_and_grads((fused, got), (plain, want))
+
+
+def assert_same_losses_and_grads(first, second):
+    """Two ``(pair, losses)`` with the same loss keys and values, and the
+    same gradients of their total loss in every parameter."""
+    got, want = first[1], second[1]
     assert set(got) == set(want)
     for key in want:
         torch.testing.assert_close(got[key], want[key])
     grads = []
-    for pair, losses in ((fused, got), (plain, want)):
+    for pair, losses in (first, second):
         total = sum(v for k, v in losses.items() if 'loss' in k)
         params = [p for p in pair.parameters() if p.requires_grad]
         grads.append(torch.autograd.grad(total, params, allow_unused=True))
@@ -423,6 +430,32 @@ def test_triton_kernel_gives_the_torch_losses(
             assert g is None
         else:
             torch.testing.assert_close(g, w, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    'members, options',
+    [
+        (None, dict(kd_resolution='labels')),
+        (None, dict(granularity='image', temperature=2.0)),
+        (None, dict(selection='all', detach_teacher=True)),
+        (THREE, dict(normalize='masked')),
+    ],
+)
+def test_reference_kernel_gives_the_chunked_losses(members, options):
+    """kd_kernel='reference' (the plain formula of bikd_mm.core.kd_terms)
+    gives the losses, teach shares and gradients of 'chunked'."""
+    torch.manual_seed(0)
+    ref = build_pair(copy.deepcopy(members), kd_kernel='reference', **options)
+    chunked = build_pair(
+        copy.deepcopy(members), kd_kernel='chunked', **options
+    )
+    chunked.load_state_dict(ref.state_dict())
+    ref.eval()
+    chunked.eval()
+    raw = fake_batch(size=32)
+    got = ref(**ref.data_preprocessor(raw, True), mode='loss')
+    want = chunked(**chunked.data_preprocessor(raw, True), mode='loss')
+    assert_same_losses_and_grads((ref, got), (chunked, want))
 
 
 @pytest.mark.parametrize(

@@ -41,7 +41,7 @@ class BiKDClassifier(BaseBiKDModel):
                    sum_c y_c p_m[c])
                 -> select_teachers (most confident member teaches, per
                    sample)
-                -> masked_kl_terms(logits, teacher): KL(p_t || p_s)
+                -> kd_terms(logits, teacher): KL(p_t || p_s)
         train_step(): sum of all losses -> one backward
                       -> every member's optimizer steps
 

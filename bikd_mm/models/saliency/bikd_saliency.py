@@ -6,8 +6,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from bikd_mm.core import select_teachers
-from bikd_mm.core.distribution_kl import MATLAB_EPS, distribution_kl_terms
+from bikd_mm.core import generalized_kl, kd_terms, select_teachers
+from bikd_mm.core.distribution_kl import MATLAB_EPS
 from bikd_mm.models.base_bikd_model import BaseBiKDModel, MemberOutput
 from bikd_mm.models.bikd_options import BiKDOptions, choice, positive, size
 from bikd_mm.registry import MODELS
@@ -167,14 +167,14 @@ class BiKDSaliency(BaseBiKDModel):
                 tie=self.tie,
             )
             probs = [normalize_sum(m.flatten(1), self.eps) for m in aligned]
-            terms = distribution_kl_terms(
+            terms = kd_terms(
                 probs,
                 teacher,
-                dim=1,
+                input_kind='probs',
                 eps=self.eps,
                 detach_teacher=self.detach_teacher,
                 normalize=self.normalize,
-            )
+            ).terms
         else:
             terms, teacher = self._pixel_terms(aligned, gts, labelled, size)
         out = self._direction_losses(terms, self.kd_weight)
@@ -192,29 +192,23 @@ class BiKDSaliency(BaseBiKDModel):
         q = normalize_sum(gt, eps) + eps
         probs = [normalize_sum(m.flatten(1), eps) + eps for m in aligned]
         with torch.no_grad():
-            scores = torch.stack([q * torch.log(q / p) - q + p for p in probs])
+            scores = torch.stack([generalized_kl(q, p) for p in probs])
         teacher = select_teachers(
             scores,
             higher_is_better=False,
             valid=labelled[:, None].expand_as(gt),
             tie=self.tie,
         )
-        num = len(probs)
-        zero = probs[0].new_zeros(())
-        rows = []
-        for t in range(num):
-            mask = teacher == t
-            p_t = probs[t].detach() if self.detach_teacher else probs[t]
-            row = []
-            for s in range(num):
-                if s == t:
-                    row.append(zero)
-                    continue
-                div = p_t * torch.log(p_t / probs[s]) - p_t + probs[s]
-                # Per-image sums keep the scale of the per-sample KL.
-                row.append(torch.where(mask, div, 0).sum())
-            rows.append(torch.stack(row))
-        terms = torch.stack(rows)
+        # Each pixel is one element with one value; per-image sums (the
+        # division below) keep the scale of the per-sample KL.
+        terms = kd_terms(
+            [p.unsqueeze(1) for p in probs],
+            teacher,
+            input_kind='probs',
+            divergence='generalized_kl',
+            detach_teacher=self.detach_teacher,
+            normalize='none',
+        ).terms
         if self.normalize == 'masked':
             denom = (teacher >= 0).any(1).sum().clamp_min(1)
         else:

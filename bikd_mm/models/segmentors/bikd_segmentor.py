@@ -12,11 +12,12 @@ from torch import Tensor
 
 from bikd_mm.core import (
     LowestScoreRule,
-    ce_and_masked_kl_terms,
+    kd_terms,
     per_image_mean,
     select_teachers,
 )
-from bikd_mm.core.ce_masked_kl import KERNELS, MAX_TRITON_MEMBERS
+from bikd_mm.core.ce_masked_kl import MAX_TRITON_MEMBERS
+from bikd_mm.core.kd_term import KERNEL_NAMES
 from bikd_mm.models.base_bikd_model import BaseBiKDModel, MemberOutput
 from bikd_mm.models.bikd_options import BiKDOptions, choice, flag, positive
 from bikd_mm.models.losses.bce_dice_loss import BCEDiceLoss
@@ -38,7 +39,7 @@ class SegmentorOptions(BiKDOptions):
     temperature: float = positive(1.0)
     selection_loss: str = choice('ce', SELECTION_LOSSES)
     share_decode_ce: bool = flag(True)
-    kd_kernel: str = choice('auto', KERNELS)
+    kd_kernel: str = choice('auto', KERNEL_NAMES)
     sync_free_accuracy: bool = flag(True)
 
 
@@ -108,7 +109,7 @@ class BiKDSegmentor(BaseBiKDModel):
                     distribution, from the same forward), inside
                     bikd_mm.patches.sync_free_accuracy
                 -> _align_to_labels (the KD resolution)
-                -> ce_and_masked_kl_terms, in one chunked pass over the
+                -> kd_terms(labels=...), in one chunked pass over the
                    logits: per-pixel CE of each member (also the decode
                    loss of plain-CE members at label resolution),
                    select_teachers (lowest loss teaches, per pixel or
@@ -166,12 +167,12 @@ class BiKDSegmentor(BaseBiKDModel):
             valid pixel and is frozen (one-way distillation from a fixed
             teacher). Defaults to None.
         kd_kernel (str): How the CE, teachers and KL are computed:
-            ``'torch'`` (chunked PyTorch, every case), ``'triton'``
-            (fused Triton kernels: 2 to 4 members, every selection; an
-            error otherwise) or ``'auto'`` (the kernels where they apply
-            to CUDA logits, else PyTorch). See
-            :func:`bikd_mm.core.ce_and_masked_kl_terms`. Defaults to
-            ``'auto'``.
+            ``'chunked'`` (or ``'torch'``; chunked PyTorch, every case),
+            ``'triton'`` (fused Triton kernels: 2 to 4 members, every
+            selection; an error otherwise), ``'auto'`` (the kernels where
+            they apply to CUDA logits, else chunked PyTorch) or
+            ``'reference'`` (the plain formula, for checking). See
+            :func:`bikd_mm.core.kd_terms`. Defaults to ``'auto'``.
         sync_free_accuracy (bool): Members' decode and auxiliary heads log
             their top-1 ``acc_seg`` with ``argmax`` and masked sums instead
             of mmseg's ``accuracy`` (``topk`` and boolean indexing, which
@@ -503,10 +504,10 @@ class BiKDSegmentor(BaseBiKDModel):
         """
         per_element = self._selects_per_pixel()
         mutual = self.selection == 'all'
-        ce, terms, teacher, preds = ce_and_masked_kl_terms(
+        terms, teacher, ce, preds = kd_terms(
             class_logits,
-            labels,
             self._pixel_rule() if per_element else select,
+            labels=labels,
             ignore_index=self.ignore_index,
             per_element=per_element,
             predict=predict,
