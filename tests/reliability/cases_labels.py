@@ -20,9 +20,9 @@ from mmseg.registry import MODELS as SEG_MODELS
 from bikd_mm.datasets import DigitsSegDataset
 from bikd_mm.engine.runner import BiKDRunner
 from bikd_mm.models.segmentors.label_checks import check_label_values
+from tests.models.segmentors.seg_fixtures import member
 
 from ..engine.test_pair_runner import PAIR
-from ..models.seg_fixtures import member
 from .conftest import Records
 
 PIPELINE = [

@@ -5,8 +5,7 @@ import torch
 from mmseg.registry import MODELS
 
 import bikd_mm  # noqa: F401
-
-from .seg_fixtures import fake_batch, member_model
+from tests.models.segmentors.seg_fixtures import fake_batch, member_model
 
 
 def direct(logits, labels, ignore=255, smooth=1.0):
