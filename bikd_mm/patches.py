@@ -24,7 +24,7 @@ Patch                      Details
                            ``sync_free_accuracy`` option, on by
                            default). **Test**: the same ``acc_seg``
                            and no host synchronisation,
-                           ``tests/models/test_sync_free_accuracy.py``.
+                           ``tests/models/segmentors/test_sync_free_accuracy.py``.
 :func:`local_mask_count`   **Changes** mmdet
                            ``models.dense_heads.mask2former_head
                            .reduce_mean`` to the identity. **Why**: a
@@ -36,7 +36,7 @@ Patch                      Details
                            3.x. **Scope**:
                            ``Mask2FormerAdapter.image_task_losses``.
                            **Test**:
-                           ``tests/models/test_mask2former_member.py``
+                           ``tests/models/segmentors/test_mask2former_member.py``
                            (``test_image_task_loss_is_each_images_stock_loss``).
 :func:`cpu_dist_init`      **Changes** mmengine
                            ``dist.utils._init_dist_pytorch``: without
@@ -101,7 +101,7 @@ because users parse configs that inherit ``bikd_mm::`` bases with
 A re-implementation, not a patch: ``BiKDSegmentor``'s ``share_decode_ce``
 computes a plain ``CrossEntropyLoss`` decode loss (and its ``acc_seg``) as
 mmseg's ``loss_by_feat`` averages it, from the log-probabilities of the
-KD term; ``tests/models/test_bikd_segmentor.py``
+KD term; ``tests/models/segmentors/test_bikd_segmentor.py``
 (``test_shared_decode_ce_equals_stock_loss``) compares both.
 """
 

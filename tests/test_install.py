@@ -43,7 +43,7 @@ def test_segmentation_pairs_need_mmdet_only_for_mask2former():
         sys.modules['mmdet'] = None  # as if not installed
         import bikd_mm
         from mmseg.registry import MODELS
-        from tests.models.seg_fixtures import fake_batch, member
+        from tests.models.segmentors.seg_fixtures import fake_batch, member
         pair = MODELS.build(dict(
             type='BiKDSegmentor', members=[member('cnn'), member('swin')]))
         losses = pair(**pair.data_preprocessor(fake_batch(), True),

@@ -11,7 +11,7 @@
 # these packages provide to bikd_mm run: the library patches, the
 # config scope, training and testing a stock config through the tools,
 # and a pair trained, resumed and exported (tests/engine/test_pair_runner.py
-# for segmentation, tests/classification/test_cls_pair_runner.py for
+# for segmentation, tests/models/classifiers/test_cls_pair_runner.py for
 # classification). Extra pytest arguments: PYTEST_ARGS.
 # docs/install.md lists what was tried and the result.
 set -euo pipefail
@@ -44,4 +44,4 @@ cd "$root"
 PYTHONPATH=$root "$py" -m pytest -q -p no:cacheprovider \
   tests/test_patches.py tests/packaging/test_config_scope.py \
   tests/tools/test_train_tool.py tests/engine/test_pair_runner.py \
-  tests/classification/test_cls_pair_runner.py ${PYTEST_ARGS:-}
+  tests/models/classifiers/test_cls_pair_runner.py ${PYTEST_ARGS:-}

@@ -23,8 +23,7 @@ from bikd_mm.engine.optimizers.member_step import (
     run_train_step,
     update_members,
 )
-
-from ..models.seg_fixtures import fake_batch, member
+from tests.models.segmentors.seg_fixtures import fake_batch, member
 
 INIT_SCALE = 2.0**10
 

@@ -12,10 +12,12 @@ from mmengine.registry import RUNNERS
 from mmseg.registry import MODELS as SEG_MODELS
 
 import bikd_mm  # noqa: F401
+from tests.models.classifiers.test_cls_pair_runner import (
+    pair_cfg as cls_pair_cfg,
+)
+from tests.models.segmentors.seg_fixtures import member, member_model
 
-from ..classification.test_cls_pair_runner import pair_cfg as cls_pair_cfg
 from ..conftest import REPO
-from ..models.seg_fixtures import member, member_model
 from .test_pair_runner import PAIR, pair_cfg
 
 

@@ -11,9 +11,9 @@ import torch
 from mmengine.config import Config
 
 from bikd_mm.utils.checkpoint import load_checkpoint_file
+from tests.models.segmentors.seg_fixtures import MEMBER_CONFIGS
 
 from ..conftest import REPO
-from ..models.seg_fixtures import MEMBER_CONFIGS
 from .test_pair_runner import PAIR, write_member_checkpoints
 
 

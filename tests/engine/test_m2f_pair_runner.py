@@ -10,8 +10,12 @@ from mmengine.registry import RUNNERS
 import bikd_mm  # noqa: F401
 from bikd_mm.utils.checkpoint import load_checkpoint_file
 from bikd_mm.utils.export import export_member
+from tests.models.segmentors.seg_fixtures import (
+    MEMBER_CONFIGS,
+    REPO,
+    fake_batch,
+)
 
-from ..models.seg_fixtures import MEMBER_CONFIGS, REPO, fake_batch
 from .test_pair_runner import PAIR, write_member_checkpoints
 
 

@@ -18,8 +18,7 @@ from bikd_mm.engine.hooks.teacher_map_visualization_hook import (
 from bikd_mm.engine.runner import expand_pair_config
 from bikd_mm.utils.checkpoint import load_checkpoint_file
 from bikd_mm.utils.export import export_member
-
-from ..models.seg_fixtures import REPO, fake_batch
+from tests.models.segmentors.seg_fixtures import REPO, fake_batch
 
 
 class IterSpy(Hook):

@@ -18,8 +18,8 @@ from mmseg.registry import MODELS as SEG_MODELS
 from bikd_mm.models.member import build_member, parse_members
 from bikd_mm.utils.checkpoint import load_checkpoint_file
 from bikd_mm.utils.export import export_member
+from tests.models.segmentors.seg_fixtures import member
 
-from ..models.seg_fixtures import member
 from .conftest import Records, snapshot
 
 

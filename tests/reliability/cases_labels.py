@@ -19,9 +19,9 @@ from mmseg.registry import MODELS as SEG_MODELS
 
 from bikd_mm.datasets import DigitsSegDataset
 from bikd_mm.engine.runner import BiKDRunner
+from tests.models.segmentors.seg_fixtures import member
 
 from ..engine.test_pair_runner import PAIR
-from ..models.seg_fixtures import member
 from .conftest import Records
 
 PIPELINE = [

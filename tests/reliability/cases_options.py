@@ -12,11 +12,11 @@ from mmseg.registry import MODELS as SEG_MODELS
 
 from bikd_mm.models.member import parse_members
 from bikd_mm.registry import MODELS as SAL_MODELS
+from tests.models.classifiers.cls_fixtures import member as cls_member
+from tests.models.saliency.fixtures import s3d_member_model, swin_member_model
+from tests.models.segmentors.seg_fixtures import member
 
-from ..classification.cls_fixtures import member as cls_member
 from ..engine.test_pair_runner import pair_cfg
-from ..models.seg_fixtures import member
-from ..saliency_models.fixtures import s3d_member_model, swin_member_model
 
 WRAPPERS = ('BiKDSegmentor', 'BiKDClassifier', 'BiKDSaliency')
 

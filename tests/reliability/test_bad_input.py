@@ -26,10 +26,14 @@ from bikd_mm.models.member import build_member, parse_members
 from bikd_mm.utils.checkpoint import TIMEOUT_ENV, load_checkpoint_file
 from bikd_mm.utils.config import load_config
 from bikd_mm.utils.export import export_member
+from tests.datasets.saliency.layouts import write_standard_video
+from tests.models.segmentors.seg_fixtures import (
+    fake_batch,
+    member,
+    member_model,
+)
 
 from ..engine.test_pair_runner import PAIR
-from ..models.seg_fixtures import fake_batch, member, member_model
-from ..saliency_data.layouts import write_standard_video
 from . import cases_checkpoints, cases_labels, cases_options, cases_work_dir
 
 

@@ -20,9 +20,9 @@ from bikd_mm.utils.checkpoint import (
     load_checkpoint_file,
 )
 from bikd_mm.utils.export import export_member
+from tests.models.segmentors.seg_fixtures import member
 
 from ..engine.test_pair_runner import pair_cfg
-from ..models.seg_fixtures import member
 
 OPT_IN = (
     r'`allow_unsafe_checkpoint=True` in the config, '

@@ -16,8 +16,10 @@ from mmengine.dataset import pseudo_collate
 from mmengine.registry import RUNNERS
 
 import bikd_mm  # noqa: F401
+from tests.models.classifiers.test_cls_pair_runner import (
+    pair_cfg as cls_pair_cfg,
+)
 
-from ..classification.test_cls_pair_runner import pair_cfg as cls_pair_cfg
 from ..conftest import REPO
 from ..engine.test_pair_runner import pair_cfg as seg_pair_cfg
 

@@ -13,8 +13,7 @@ from mmseg.registry import MODELS
 
 import bikd_mm  # noqa: F401
 from bikd_mm.engine.runner import expand_pair_config
-
-from .seg_fixtures import REPO, fake_batch, member_model
+from tests.models.segmentors.seg_fixtures import REPO, fake_batch, member_model
 
 WEIGHTS = [0.1, 1.0, 2.5]
 

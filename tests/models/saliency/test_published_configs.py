@@ -13,7 +13,9 @@ from bikd_mm.models.member import parse_members
 
 from .fixtures import s3d_member_model, swin_member_model
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+REPO = osp.dirname(
+    osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+)
 DHF1K = 'configs/bikd/sal_pair_tmfi-net_vinet-a_dhf1k.py'
 HOLLYWOOD = 'configs/bikd/sal_pair_tmfi-net_vinet-a_hollywood2.py'
 TRIPLE = 'configs/bikd/sal_triple_tmfi-net_vinet-s_vinet-a_dhf1k.py'

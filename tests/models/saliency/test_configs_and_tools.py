@@ -13,7 +13,9 @@ from bikd_mm.registry import MODELS
 
 from .fixtures import s3d_member_model, swin_member_model
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+REPO = osp.dirname(
+    osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+)
 PAIRS = [
     'configs/bikd/sal_pair_tmfi_vinet_dhf1k.py',
     'configs/bikd/sal_pair_tmfi_vinet_hollywood2.py',

@@ -13,7 +13,9 @@ from collections import OrderedDict
 
 import torch
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+REPO = osp.dirname(
+    osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+)
 SHARED = os.environ.get(
     'BIKD_SHARED_DIR', osp.join(osp.dirname(REPO), 'shared')
 )

@@ -16,12 +16,14 @@ from mmengine.registry import DefaultScope
 from bikd_mm.models.saliency import export_released
 from bikd_mm.registry import DATASETS, MODELS
 from bikd_mm.utils.checkpoint import load_checkpoint_file
+from tests.datasets.saliency.layouts import write_standard_video
 
-from ..saliency_data.layouts import write_standard_video
 from .published import MODELS as PUBLISHED
 from .published import load_manifest, manifest_shapes, seeded_release_state
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+REPO = osp.dirname(
+    osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+)
 DHF1K_PAIR = osp.join(REPO, 'configs/bikd/sal_pair_tmfi-net_vinet-a_dhf1k.py')
 #: Small member inputs (the stock sizes make a CPU step slow).
 SIZES = dict(tmfi_net=(32, 64), vinet_a=(32, 56))

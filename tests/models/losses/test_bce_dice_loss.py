@@ -5,8 +5,11 @@ import torch
 from mmseg.registry import MODELS
 
 import bikd_mm  # noqa: F401
-
-from .seg_fixtures import fake_batch, member_model
+from tests.models.segmentors.seg_fixtures import fake_batch, member_model
+from tests.models.segmentors.test_bikd_segmentor import (
+    at_labels,
+    pair_losses,
+)
 
 
 def direct(logits, labels, ignore=255, smooth=1.0):
@@ -94,6 +97,7 @@ def binary_member(name: str, kind: str) -> dict:
 
 
 def test_binary_members_select_by_bce_and_distil_bernoulli():
+    torch.manual_seed(0)
     pair = MODELS.build(
         dict(
             type='BiKDSegmentor',
@@ -102,14 +106,14 @@ def test_binary_members_select_by_bce_and_distil_bernoulli():
         )
     )
     assert pair.num_classes == 2
-    torch.manual_seed(0)
-    logits = {n: torch.randn(2, 1, 8, 8, requires_grad=True) for n in 'ab'}
-    labels = torch.randint(0, 2, (2, 8, 8))
-    labels[0, 0] = 255
-    out = pair._kd_losses(logits, labels)
+    losses, logits, labels = pair_losses(
+        pair, fake_batch(num_classes=2, seed=0)
+    )
+    assert logits['a'].shape == (2, 1, 16, 16)
     valid = labels != 255
+    assert not valid.all()
     y = labels.clamp(max=1).float()
-    xa, xb = logits['a'][:, 0], logits['b'][:, 0]
+    xa, xb = (at_labels(logits[n], labels)[:, 0] for n in 'ab')
 
     def bce(x):
         return -(
@@ -119,6 +123,7 @@ def test_binary_members_select_by_bce_and_distil_bernoulli():
 
     a_teaches = (bce(xa) < bce(xb)) & valid  # ties: the last member
     b_teaches = ~(bce(xa) < bce(xb)) & valid
+    assert a_teaches.any() and b_teaches.any()
 
     def bernoulli_kl(xt, xs):
         pt = torch.sigmoid(xt)
@@ -132,17 +137,16 @@ def test_binary_members_select_by_bce_and_distil_bernoulli():
 
     n = valid.sum()
     torch.testing.assert_close(
-        out['kd.loss_a_to_b'], (bernoulli_kl(xa, xb) * a_teaches).sum() / n
+        losses['kd.loss_a_to_b'], (bernoulli_kl(xa, xb) * a_teaches).sum() / n
     )
     torch.testing.assert_close(
-        out['kd.loss_b_to_a'], (bernoulli_kl(xb, xa) * b_teaches).sum() / n
+        losses['kd.loss_b_to_a'], (bernoulli_kl(xb, xa) * b_teaches).sum() / n
     )
-    data = pair.data_preprocessor(fake_batch(num_classes=2), True)
-    losses = pair(**data, mode='loss')
     assert torch.isfinite(losses['a.decode.loss_bce_dice'])
 
 
 def test_bce_dice_selection_per_image():
+    torch.manual_seed(3)
     pair = MODELS.build(
         dict(
             type='BiKDSegmentor',
@@ -152,16 +156,28 @@ def test_bce_dice_selection_per_image():
             members=[binary_member('a', 'cnn'), binary_member('b', 'swin')],
         )
     )
-    torch.manual_seed(3)
-    logits = {n: torch.randn(4, 1, 8, 8, dtype=torch.float64) for n in 'ab'}
-    labels = torch.randint(0, 2, (4, 8, 8))
     pair.record_kd_maps = True
-    pair._kd_losses(logits, labels)
-    teacher = pair.last_kd_maps['teacher'][:, 0, 0]
-    score_a = direct(logits['a'], labels)
-    score_b = direct(logits['b'], labels)
+
+    def worse_then_tied(out, recorded):
+        # Images 0 and 1: b predicts the foreground everywhere with
+        # certainty, far worse than a; images 2 and 3: b's logits are a's,
+        # a tie that the last member (b) wins.
+        certain = out[:2] * 0 + 20.0
+        return torch.cat([certain, recorded['a'][2:].detach()])
+
+    _, logits, labels = pair_losses(
+        pair,
+        fake_batch(batch=4, num_classes=2, seed=3, ignore_fraction=0.0),
+        replace=dict(b=worse_then_tied),
+    )
+    teacher = pair.last_kd_maps['teacher']
+    # One teacher per image.
+    assert torch.equal(teacher, teacher[:, :1, :1].expand_as(teacher))
+    score_a = direct(at_labels(logits['a'].double(), labels), labels)
+    score_b = direct(at_labels(logits['b'].double(), labels), labels)
     want = torch.where(score_a < score_b, 0, 1)
-    assert torch.equal(teacher, want)
+    assert want.tolist() == [0, 0, 1, 1]
+    assert torch.equal(teacher[:, 0, 0], want)
     with pytest.raises(ValueError, match='selection_loss'):
         MODELS.build(
             dict(

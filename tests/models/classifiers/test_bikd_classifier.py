@@ -13,6 +13,7 @@ from mmpretrain.registry import MODELS
 
 import bikd_mm.models.classifiers  # noqa: F401
 from bikd_mm.engine.optimizers import BiKDOptimWrapperConstructor
+from tests.models.recorded_outputs import recorded_outputs
 
 from .cls_fixtures import (
     MIXUP,
@@ -26,6 +27,24 @@ from .cls_fixtures import (
 def build_pair(members=None, **kwargs):
     members = members or [member('cnn'), member('vit')]
     return MODELS.build(dict(type='BiKDClassifier', members=members, **kwargs))
+
+
+def pair_losses(pair, raw: dict, replace=None) -> tuple:
+    """``pair.loss()`` on a raw batch.
+
+    Returns:
+        tuple: The losses and each member's logits as its head returned
+        them (``{name: [B, C]}``, in the graph of the losses).
+    """
+    data = pair.data_preprocessor(raw, True)
+    heads = {name: m.head for name, m in pair.members.items()}
+    with recorded_outputs(heads, replace) as logits:
+        losses = pair(**data, mode='loss')
+    return losses, logits
+
+
+def hard_labels(raw: dict) -> torch.Tensor:
+    return torch.cat([s.gt_label for s in raw['data_samples']])
 
 
 def seed_all(seed: int) -> None:
@@ -84,61 +103,81 @@ def soft_labels(batch: int, num_classes: int, seed: int) -> torch.Tensor:
     'temperature, normalize', [(1.0, 'all'), (2.0, 'masked')]
 )
 def test_kd_matches_direct_formula(labels, temperature, normalize):
-    pair = build_pair(temperature=temperature, normalize=normalize)
-    torch.manual_seed(0)
+    """The KD terms of loss(), their gradients with respect to each
+    member's logits, the teach shares and accuracies are those of the
+    method applied to the logits."""
     names = ['cnn', 'vit']
-    logits = {n: torch.randn(16, 10, requires_grad=True) for n in names}
-    target = (
-        torch.randint(0, 10, (16,))
-        if labels == 'hard'
-        else soft_labels(16, 10, seed=1)
-    )
-    out = pair._kd_losses(logits, target)
-    ref, best = reference_kd(
-        list(logits.values()), target, temperature, normalize
-    )
+    soft = dict(head=dict(loss=dict(type='CrossEntropyLoss', use_soft=True)))
+    members = [
+        member(n, model=member_model(n, **(soft if labels == 'soft' else {})))
+        for n in names
+    ]
+    seed_all(0)
+    pair = build_pair(members, temperature=temperature, normalize=normalize)
+    raw = fake_batch(batch=16)
+    if labels == 'hard':
+        target = hard_labels(raw)
+    else:
+        target = soft_labels(16, 10, seed=1)
+        for sample, score in zip(raw['data_samples'], target):
+            sample.set_gt_score(score)
+    losses, logits = pair_losses(pair, raw)
+    heads = [logits[n] for n in names]
+    ref, best = reference_kd(heads, target, temperature, normalize)
     assert 0 < (best == 0).sum() < 16  # both directions are exercised
+    out = {k: v for k, v in losses.items() if k.startswith('kd.')}
+    assert set(out) == {'kd.loss_cnn_to_vit', 'kd.loss_vit_to_cnn'}
     for (t, s), value in ref.items():
         torch.testing.assert_close(
             out[f'kd.loss_{names[t]}_to_{names[s]}'], value
         )
-    got = torch.autograd.grad(
-        sum(v for k, v in out.items() if 'loss' in k), list(logits.values())
-    )
-    want = torch.autograd.grad(sum(ref.values()), list(logits.values()))
+    got = torch.autograd.grad(sum(out.values()), heads)
+    want = torch.autograd.grad(sum(ref.values()), heads)
     for g, w in zip(got, want):
         torch.testing.assert_close(g, w)
     hard = target if labels == 'hard' else target.argmax(1)
     for t, name in enumerate(names):
         torch.testing.assert_close(
-            out[f'{name}.teach_share'], (best == t).float().mean()
+            losses[f'{name}.teach_share'], (best == t).float().mean()
         )
         torch.testing.assert_close(
-            out[f'{name}.accuracy'],
+            losses[f'{name}.accuracy'],
             (logits[name].argmax(1) == hard).float().mean() * 100,
         )
         assert 'loss' not in f'{name}.accuracy'
 
 
 def test_three_members_best_teaches_all_others_ties_teach_nobody():
+    seed_all(1)
     pair = build_pair(
         [member('a', 'cnn'), member('b', 'vit'), member('c', 'cnn')]
     )
-    torch.manual_seed(1)
-    logits = [torch.randn(8, 10, requires_grad=True) for _ in range(3)]
-    target = torch.randint(0, 10, (8,))
-    with torch.no_grad():
-        # Sample 0: a and b tie at the best confidence.
-        logits[1][0] = logits[0][0]
-        logits[2][0, target[0]] = -10.0
-    out = pair._kd_losses(dict(zip('abc', logits)), target)
-    ref, best = reference_kd(logits, target)
+    raw = fake_batch(batch=8, seed=1)
+    target = hard_labels(raw)
+
+    def tie_with_a(out, recorded):
+        # Sample 0: b's logits are a's, so a and b tie at the best
+        # confidence there.
+        return torch.cat([recorded['a'][:1].detach(), out[1:]])
+
+    def unsure(out, recorded):
+        out = out.clone()
+        out[0, target[0]] = -10.0
+        return out
+
+    losses, logits = pair_losses(
+        pair, raw, replace=dict(b=tie_with_a, c=unsure)
+    )
+    heads = [logits[n] for n in 'abc']
+    torch.testing.assert_close(heads[1][0], heads[0][0])
+    ref, best = reference_kd(heads, target)
     assert best[0] == -1
+    assert len(set(best[1:].tolist())) > 1  # several members teach
     for (t, s), value in ref.items():
         torch.testing.assert_close(
-            out[f'kd.loss_{"abc"[t]}_to_{"abc"[s]}'], value
+            losses[f'kd.loss_{"abc"[t]}_to_{"abc"[s]}'], value
         )
-    shares = sum(out[f'{n}.teach_share'] for n in 'abc')
+    shares = sum(losses[f'{n}.teach_share'] for n in 'abc')
     torch.testing.assert_close(shares, torch.tensor(7 / 8))
 
 

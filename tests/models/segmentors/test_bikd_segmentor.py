@@ -10,6 +10,7 @@ from mmseg.registry import MODELS
 
 import bikd_mm  # noqa: F401
 from bikd_mm.engine.optimizers import BiKDOptimWrapperConstructor
+from tests.models.recorded_outputs import recorded_outputs
 
 from .seg_fixtures import fake_batch, member, member_model
 
@@ -17,6 +18,34 @@ from .seg_fixtures import fake_batch, member, member_model
 def build_pair(members=None, **kwargs):
     members = members or [member('cnn'), member('swin')]
     return MODELS.build(dict(type='BiKDSegmentor', members=members, **kwargs))
+
+
+def pair_losses(pair, raw: dict | None = None, replace=None) -> tuple:
+    """``pair.loss()`` on a raw batch (:func:`fake_batch` by default).
+
+    Returns:
+        tuple: The losses, each member's decode-head logits as the head
+        returned them (``{name: [B, C, h, w]}``, in the graph of the
+        losses) and the labels ``[B, H, W]``.
+    """
+    data = pair.data_preprocessor(raw or fake_batch(), True)
+    heads = {name: m.decode_head for name, m in pair.members.items()}
+    with recorded_outputs(heads, replace) as logits:
+        losses = pair(**data, mode='loss')
+    labels = torch.stack([s.gt_sem_seg.data[0] for s in data['data_samples']])
+    return losses, logits, labels.long()
+
+
+def at_labels(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Logits upsampled to the label size as mmseg resizes them
+    (bilinear, ``align_corners=False`` as in the tiny members)."""
+    return F.interpolate(
+        logits, size=labels.shape[-2:], mode='bilinear', align_corners=False
+    )
+
+
+def kd_losses(losses: dict) -> dict:
+    return {k: v for k, v in losses.items() if k.startswith('kd.')}
 
 
 def reference_kd(
@@ -64,43 +93,50 @@ def reference_kd(
 
 @pytest.mark.parametrize('granularity', ['pixel', 'image'])
 def test_kd_terms_match_direct_formula(granularity):
-    pair = build_pair(granularity=granularity, kd_resolution='labels')
+    """The KD terms of loss() and their gradients with respect to each
+    member's logits are those of the method applied to the logits."""
     torch.manual_seed(0)
-    logits = {
-        n: torch.randn(2, 11, 16, 16, requires_grad=True)
-        for n in ('cnn', 'swin')
-    }
-    labels = torch.randint(0, 11, (2, 16, 16))
-    labels[0, :4] = 255
-    out = pair._kd_losses(logits, labels)
-    ref = reference_kd(list(logits.values()), labels, granularity)
-    for (t, s), value in ref.items():
-        key = f'kd.loss_{["cnn", "swin"][t]}_to_{["cnn", "swin"][s]}'
-        torch.testing.assert_close(out[key], value)
-    got = torch.autograd.grad(
-        sum(v for k, v in out.items() if 'loss' in k), list(logits.values())
+    pair = build_pair(granularity=granularity, kd_resolution='labels')
+    losses, logits, labels = pair_losses(pair)
+    assert (labels == 255).any() and tuple(labels.shape) == (2, 64, 64)
+    assert logits['cnn'].shape == (2, 11, 16, 16)
+    names = ['cnn', 'swin']
+    heads = [logits[n] for n in names]
+    ref = reference_kd(
+        [at_labels(z, labels) for z in heads], labels, granularity
     )
-    want = torch.autograd.grad(sum(ref.values()), list(logits.values()))
+    out = kd_losses(losses)
+    assert set(out) == {'kd.loss_cnn_to_swin', 'kd.loss_swin_to_cnn'}
+    taught = [bool(value > 0) for value in ref.values()]
+    # Per pixel both members teach; per image (two images) at least one.
+    assert all(taught) if granularity == 'pixel' else any(taught)
+    for (t, s), value in ref.items():
+        torch.testing.assert_close(
+            out[f'kd.loss_{names[t]}_to_{names[s]}'], value
+        )
+    got = torch.autograd.grad(sum(out.values()), heads)
+    want = torch.autograd.grad(sum(ref.values()), heads)
     for g, w in zip(got, want):
         torch.testing.assert_close(g, w)
-    shares = out['cnn.teach_share'] + out['swin.teach_share']
+    shares = losses['cnn.teach_share'] + losses['swin.teach_share']
     torch.testing.assert_close(shares, torch.tensor(1.0))
 
 
 def test_three_members_best_teaches_all_others():
+    torch.manual_seed(1)
     pair = build_pair(
         [member('a', 'cnn'), member('b', 'cnn'), member('c', 'swin')],
         kd_resolution='labels',
     )
-    torch.manual_seed(1)
-    logits = {n: torch.randn(1, 11, 8, 8) for n in 'abc'}
-    labels = torch.randint(0, 11, (1, 8, 8))
-    out = pair._kd_losses(logits, labels)
+    losses, logits, labels = pair_losses(
+        pair, fake_batch(seed=1, ignore_fraction=0.0)
+    )
+    zs = [at_labels(logits[n], labels) for n in 'abc']
     ce = torch.stack(
-        [F.cross_entropy(z, labels, reduction='none') for z in logits.values()]
+        [F.cross_entropy(z, labels, reduction='none') for z in zs]
     )
     best = ce.argmin(0)
-    zs = list(logits.values())
+    assert len(best.unique()) == 3  # every member teaches somewhere
     for t, tn in enumerate('abc'):
         for s, sn in enumerate('abc'):
             if s == t:
@@ -110,7 +146,7 @@ def test_three_members_best_teaches_all_others():
                 * (zs[t].log_softmax(1) - zs[s].log_softmax(1))
             ).sum(1)
             want = (kl * (best == t)).sum() / labels.numel()
-            torch.testing.assert_close(out[f'kd.loss_{tn}_to_{sn}'], want)
+            torch.testing.assert_close(losses[f'kd.loss_{tn}_to_{sn}'], want)
 
 
 def test_loss_keys_and_values():
@@ -309,8 +345,8 @@ def test_decode_ce_is_not_shared_when_it_cannot_be():
     assert pair._shared_ce_members() == {'cnn'}
 
 
-def _label_size_saved(loss_fn, logits, shape) -> int:
-    """How many distinct tensors of label-size logit shape ``loss_fn``
+def _label_size_saved(pair, raw: dict, shape: tuple) -> int:
+    """How many distinct tensors of label-size logit shape ``pair.loss()``
     saves for its backward pass."""
     storages = set()
 
@@ -319,8 +355,9 @@ def _label_size_saved(loss_fn, logits, shape) -> int:
             storages.add(tensor.untyped_storage().data_ptr())
         return tensor
 
+    data = pair.data_preprocessor(raw, True)
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        loss_fn(logits)
+        pair(**data, mode='loss')
     return len(storages)
 
 
@@ -330,34 +367,28 @@ def test_kd_at_label_resolution_saves_what_the_stock_loss_saves():
     as the members' stock decode losses alone (one per member)."""
     ce = dict(type='CrossEntropyLoss')
     members = [
-        dict(name=n, model=member_model(n, decode_head=dict(loss_decode=ce)))
+        dict(
+            name=n,
+            # Without auxiliary heads, whose losses save their own.
+            model=member_model(
+                n, decode_head=dict(loss_decode=ce), auxiliary_head=None
+            ),
+        )
         for n in ('cnn', 'swin')
     ]
     pair = build_pair(members, kd_resolution='labels')
-    data = pair.data_preprocessor(fake_batch(), True)
-    samples = data['data_samples']
-    labels = torch.stack([s.gt_sem_seg.data[0] for s in samples]).long()
-    shape = (len(samples), 11, *labels.shape[-2:])
-    torch.manual_seed(0)
-    logits = {
-        n: torch.randn(
-            shape[0], 11, shape[2] // 4, shape[3] // 4
-        ).requires_grad_()
-        for n in ('cnn', 'swin')
-    }
-
-    def stock(logits):
-        return [
-            pair.members[n].decode_head.loss_by_feat(z, samples)
-            for n, z in logits.items()
-        ]
-
-    def with_kd(logits):
-        return pair._kd_losses(logits, labels, pair._shared_ce_members())
-
+    # kd_weight=0: the members' stock losses only (loss_by_feat).
+    stock = build_pair(members, kd_resolution='labels', kd_weight=0.0)
+    raw = fake_batch()
+    shape = (2, 11, 64, 64)
+    losses = pair(**pair.data_preprocessor(raw, True), mode='loss')
+    assert 'kd.loss_cnn_to_swin' in losses
+    assert 'kd.loss_cnn_to_swin' not in stock(
+        **stock.data_preprocessor(raw, True), mode='loss'
+    )
     assert pair._shared_ce_members() == {'cnn', 'swin'}
-    assert _label_size_saved(stock, logits, shape) == 2
-    assert _label_size_saved(with_kd, logits, shape) == 2
+    assert _label_size_saved(stock, raw, shape) == 2
+    assert _label_size_saved(pair, raw, shape) == 2
 
 
 THREE = [member('cnn'), member('swin'), member('cnn2', 'cnn')]

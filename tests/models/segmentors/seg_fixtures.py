@@ -8,7 +8,9 @@ from mmengine.config import Config
 from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+REPO = osp.dirname(
+    osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+)
 MODELS = {
     'cnn': 'configs/_base_/models/upernet_r18-tiny.py',
     'swin': 'configs/_base_/models/upernet_swin-tiny.py',

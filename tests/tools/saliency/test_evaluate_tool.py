@@ -13,7 +13,9 @@ import numpy as np
 import pytest
 import scipy.io
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+REPO = osp.dirname(
+    osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+)
 TOOLS = osp.join(REPO, 'tools', 'saliency')
 
 

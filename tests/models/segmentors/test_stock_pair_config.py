@@ -13,8 +13,8 @@ from mmseg.registry import MODELS
 import bikd_mm  # noqa: F401
 from bikd_mm.engine.runner import expand_pair_config
 from bikd_mm.engine.runner.pair_config import member_lr_curves
+from tests.conftest import REPO
 
-from ..conftest import REPO
 from .seg_fixtures import fake_batch
 
 SMALL = {

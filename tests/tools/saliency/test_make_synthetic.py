@@ -16,7 +16,9 @@ from bikd_mm.datasets.saliency import (
     read_fixation_map,
 )
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+REPO = osp.dirname(
+    osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+)
 SCRIPT = osp.join(REPO, 'tools', 'saliency', 'make_synthetic.py')
 
 SMALL = dict(num_train=2, num_val=1, num_frames=5, height=16, width=24)

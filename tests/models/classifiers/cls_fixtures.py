@@ -7,7 +7,9 @@ import torch
 from mmengine.config import Config
 from mmpretrain.structures import DataSample
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+REPO = osp.dirname(
+    osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+)
 MODELS = {
     'cnn': 'configs/_base_/models/resnet-tiny_cls.py',
     'vit': 'configs/_base_/models/vit-tiny_cls.py',
