@@ -53,6 +53,8 @@ def test_every_demo_pair_config_trains_after_the_demo(tmp_path, monkeypatch):
             [
                 osp.join(REPO, 'tools/demo/run_demo.py'),
                 task,
+                '--data',
+                'digits',
                 '--pretrain-only',
                 '--pretrain-iters',
                 '2',

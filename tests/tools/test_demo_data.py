@@ -2,6 +2,7 @@
 the idx files are, the digits elsewhere or when asked."""
 
 import os
+import os.path as osp
 import subprocess
 import sys
 
@@ -16,9 +17,10 @@ def run_demo(tmp_path, fashion_root, *args):
         BIKD_FASHION_MNIST=str(fashion_root),
     )
     result = subprocess.run(
-        [sys.executable, 'tools/demo/run_demo.py', 'cls', *args]
-        + ['--work-dir', str(tmp_path / 'demo')],
-        cwd=REPO,
+        [sys.executable, osp.join(REPO, 'tools/demo/run_demo.py'), 'cls']
+        + [*args, '--work-dir', str(tmp_path / 'demo')],
+        # The working directory stands in for the repository root.
+        cwd=tmp_path,
         env=env,
         capture_output=True,
         text=True,
@@ -37,6 +39,10 @@ def test_fashion_demo_reads_the_committed_members(tmp_path):
     assert 'Bi-KD demo (cls, fashion)' in out
     rows = [line for line in out.splitlines() if line.startswith('| cnn |')]
     assert len(rows) == 1
+    # The pair config's checkpoints (relative to the working directory).
+    published = tmp_path / 'work_dirs/fashion/cls/pretrained'
+    for name in ('cnn', 'vit'):
+        assert (published / f'{name}.pth').is_file()
     # Nothing was pre-trained: no member checkpoint in the cache.
     assert not (tmp_path / 'cache').exists() or not any(
         f.endswith('.pth')

@@ -67,6 +67,7 @@ from bikd_mm.datasets.fashion_mnist import (  # noqa: E402
     fashion_mnist_root,
 )
 from bikd_mm.utils.checksums import verify_sha256sums  # noqa: E402
+from bikd_mm.utils.io import copy_atomic  # noqa: E402
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMOS = {
@@ -166,6 +167,13 @@ def main() -> None:
             [f'{n}.pth' for n in names],
         )
         for member in cfg.model.members:
+            # Also where the pair config names them (relative to the
+            # working directory), unless a checkpoint is there already,
+            # so the config trains with tools/train.py after the demo.
+            if not osp.exists(member['checkpoint']):
+                copy_atomic(
+                    checked[f'{member["name"]}.pth'], member['checkpoint']
+                )
             member['checkpoint'] = checked[f'{member["name"]}.pth']
         print(
             f'[demo] Fashion-MNIST; members from {demo["checkpoints"]} '

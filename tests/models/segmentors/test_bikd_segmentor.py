@@ -453,7 +453,12 @@ def assert_same_losses_and_grads(first, second):
         if w is None:
             assert g is None
         else:
-            torch.testing.assert_close(g, w, rtol=1e-4, atol=1e-6)
+            # Float32 sums in another order: differences relative to the
+            # tensor's largest gradient.
+            scale = float(w.abs().max())
+            torch.testing.assert_close(
+                g, w, rtol=1e-4, atol=max(1e-6, 1e-4 * scale)
+            )
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,9 @@ from ..conftest import REPO
 from ..datasets.fashion_mnist_files import write_fashion_mnist
 
 FASHION = osp.join(REPO, 'configs/bikd/fashion')
-MEMBERS = sorted(glob.glob(osp.join(FASHION, 'members', '*.py')))
+MEMBERS = sorted(
+    glob.glob(osp.join(FASHION, 'members', '*_fashion-scenes.py'))
+)
 PAIR = osp.join(FASHION, 'seg_pair_fashion_scenes.py')
 TINY = dict(num_train=8, num_test=4)
 
