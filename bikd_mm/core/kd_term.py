@@ -243,30 +243,22 @@ def kd_terms(
         inputs,
         teacher,
         kernel,
-        input_kind,
-        divergence,
-        mutual,
         valid,
-        eps,
-        chunk_elements,
-        options,
+        dict(
+            options,
+            input_kind=input_kind,
+            divergence=divergence,
+            mutual=mutual,
+            eps=eps,
+            chunk_elements=chunk_elements,
+        ),
     )
 
 
-def _without_labels(
-    inputs,
-    teacher,
-    kernel,
-    input_kind,
-    divergence,
-    mutual,
-    valid,
-    eps,
-    chunk_elements,
-    options,
-) -> KDTerms:
+def _without_labels(inputs, teacher, kernel, valid, options) -> KDTerms:
     """The terms from a teacher index per element."""
-    name = input_kind
+    input_kind = name = options['input_kind']
+    mutual = options['mutual']
     members = check_members(inputs, name)
     dim = class_dim_index(members[0].dim(), options['class_dim'], name)
     shape = element_shape(members[0].shape, dim)
@@ -294,19 +286,17 @@ def _without_labels(
             members,
             chosen,
             input_kind,
-            divergence,
+            options['divergence'],
             mutual,
             dim,
             options['temperature'],
             options['detach_teacher'],
             options['normalize'],
             valid,
-            eps,
+            options['eps'],
         )
     else:
-        terms = _chunked_terms(
-            members, chosen, input_kind, mutual, valid, chunk_elements, options
-        )
+        terms = _chunked_terms(members, chosen, valid, options)
     return KDTerms(terms, chosen)
 
 
@@ -413,18 +403,20 @@ def _reference_terms(
     )
 
 
-def _chunked_terms(
-    members, teacher, input_kind, mutual, valid, chunk_elements, options
-) -> Tensor:
+def _chunked_terms(members, teacher, valid, options) -> Tensor:
     """The ``'chunked'`` kernel without labels."""
-    options = dict(
-        options, valid=valid, from_log_probs=input_kind == 'log_probs'
+    kwargs = {
+        k: options[k]
+        for k in ('class_dim', 'temperature', 'detach_teacher', 'normalize')
+    }
+    kwargs.update(
+        valid=valid, from_log_probs=options['input_kind'] == 'log_probs'
     )
-    if chunk_elements is not None:
-        options['chunk_elements'] = chunk_elements
-    if mutual:
-        return mutual_kl_terms(members, **options)
-    return masked_kl_terms(members, teacher, **options)
+    if options['chunk_elements'] is not None:
+        kwargs['chunk_elements'] = options['chunk_elements']
+    if options['mutual']:
+        return mutual_kl_terms(members, **kwargs)
+    return masked_kl_terms(members, teacher, **kwargs)
 
 
 def _with_labels(inputs, teacher, kernel, labels, opts) -> KDTerms:
