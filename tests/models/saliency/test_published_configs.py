@@ -23,66 +23,53 @@ TRIPLE_HOLLYWOOD = (
     'configs/bikd/sal_triple_tmfi-net_vinet-s_vinet-a_hollywood2.py'
 )
 TMFI_CLIP = dict(clip_len=32, frame_stride=1, target_pos='last')
+#: Per dataset: the released checkpoints' file names, ViNet-A's frame
+#: stride and the validation split, interval and margin.
+DATASETS = dict(
+    DHF1K=(
+        dict(
+            tmfi_net='best_VSTNet_DHF1K.pth',
+            vinet_s='vinet_rootgrouped_32_DHF1K.pt',
+            vinet_a='ViNetA_DHF1K_32g.pt',
+        ),
+        2,
+        ('DHF1KDataset', 'val', 32, 64),
+    ),
+    Hollywood2=(
+        dict(
+            tmfi_net='best_VSTNet_Hollywood2.pth',
+            vinet_s='vinet_rootgrouped_32_Hollywood2.pt',
+            vinet_a='ViNetA_Hollywood2_32g.pt',
+        ),
+        1,
+        ('Hollywood2Dataset', 'test', 64, 32),
+    ),
+)
+TYPES = dict(tmfi_net='TMFINet', vinet_s='ViNetS', vinet_a='ViNetA')
 
-#: Per config: members (name, type, checkpoint), member clips, validation
-#: split, interval and margin.
+
+def expected(dataset: str, names: list) -> tuple:
+    """Members (name, type, checkpoint), member clips and validation."""
+    files, stride, validation = DATASETS[dataset]
+    clips = dict(
+        tmfi_net=TMFI_CLIP,
+        vinet_s=TMFI_CLIP,
+        vinet_a=dict(clip_len=32, frame_stride=stride, target_pos=16),
+    )
+    return (
+        [(n, TYPES[n], f'checkpoints/{files[n]}') for n in names],
+        {n: clips[n] for n in names},
+        validation,
+    )
+
+
+PAIR = ['tmfi_net', 'vinet_a']
+TRIPLE_MEMBERS = ['tmfi_net', 'vinet_s', 'vinet_a']
 EXPECTED = {
-    DHF1K: (
-        [
-            ('tmfi_net', 'TMFINet', 'checkpoints/best_VSTNet_DHF1K.pth'),
-            ('vinet_a', 'ViNetA', 'checkpoints/ViNetA_DHF1K_32g.pt'),
-        ],
-        dict(
-            tmfi_net=TMFI_CLIP,
-            vinet_a=dict(clip_len=32, frame_stride=2, target_pos=16),
-        ),
-        ('DHF1KDataset', 'val', 32, 64),
-    ),
-    HOLLYWOOD: (
-        [
-            ('tmfi_net', 'TMFINet', 'checkpoints/best_VSTNet_Hollywood2.pth'),
-            ('vinet_a', 'ViNetA', 'checkpoints/ViNetA_Hollywood2_32g.pt'),
-        ],
-        dict(
-            tmfi_net=TMFI_CLIP,
-            vinet_a=dict(clip_len=32, frame_stride=1, target_pos=16),
-        ),
-        ('Hollywood2Dataset', 'test', 64, 32),
-    ),
-    TRIPLE: (
-        [
-            ('tmfi_net', 'TMFINet', 'checkpoints/best_VSTNet_DHF1K.pth'),
-            (
-                'vinet_s',
-                'ViNetS',
-                'checkpoints/vinet_rootgrouped_32_DHF1K.pt',
-            ),
-            ('vinet_a', 'ViNetA', 'checkpoints/ViNetA_DHF1K_32g.pt'),
-        ],
-        dict(
-            tmfi_net=TMFI_CLIP,
-            vinet_s=TMFI_CLIP,
-            vinet_a=dict(clip_len=32, frame_stride=2, target_pos=16),
-        ),
-        ('DHF1KDataset', 'val', 32, 64),
-    ),
-    TRIPLE_HOLLYWOOD: (
-        [
-            ('tmfi_net', 'TMFINet', 'checkpoints/best_VSTNet_Hollywood2.pth'),
-            (
-                'vinet_s',
-                'ViNetS',
-                'checkpoints/vinet_rootgrouped_32_Hollywood2.pt',
-            ),
-            ('vinet_a', 'ViNetA', 'checkpoints/ViNetA_Hollywood2_32g.pt'),
-        ],
-        dict(
-            tmfi_net=TMFI_CLIP,
-            vinet_s=TMFI_CLIP,
-            vinet_a=dict(clip_len=32, frame_stride=1, target_pos=16),
-        ),
-        ('Hollywood2Dataset', 'test', 64, 32),
-    ),
+    DHF1K: expected('DHF1K', PAIR),
+    HOLLYWOOD: expected('Hollywood2', PAIR),
+    TRIPLE: expected('DHF1K', TRIPLE_MEMBERS),
+    TRIPLE_HOLLYWOOD: expected('Hollywood2', TRIPLE_MEMBERS),
 }
 SIZES = dict(tmfi_net=(224, 384), vinet_s=(224, 384), vinet_a=(256, 456))
 
