@@ -296,3 +296,55 @@ def test_finished_runs_are_reused_and_changed_ones_repeated(
     compare(1, ['1'])
     assert len(log_dirs(1)) == 2
     assert json.loads(record.read_text())['record']['seed'] == 1
+
+
+def test_records_kept_apart_resume_in_another_work_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv('BIKD_CACHE', str(tmp_path / 'cache'))
+    records = tmp_path / 'records'
+
+    def compare(work):
+        return load_tool().main(
+            ['cls', '--config', osp.join(REPO, CONFIGS['cls'])]
+            + ['--iters', '1', '--val-interval', '1', '--seeds', '0']
+            + ['--pretrain-iters', '1', '--regimes', 'independent']
+            + ['--workers', '0', '--out', str(tmp_path / 'out' / work)]
+            + ['--work-dir', str(tmp_path / work)]
+            + ['--record-dir', str(records)]
+            + ['--cfg-options', *TINY['cls']]
+        )
+
+    first = compare('a')
+    assert sorted(os.listdir(records)) == [
+        'independent_seed0.json',
+        'start.json',
+    ]
+    assert not (
+        tmp_path / 'a' / 'cls' / 'independent_seed0' / 'record.json'
+    ).exists()
+    # Another checkout (another work folder) with the same records trains
+    # nothing: neither the start's evaluation nor the run opens a folder.
+    second = compare('b')
+    assert not (tmp_path / 'b' / 'cls' / 'start').exists()
+    assert not (tmp_path / 'b' / 'cls' / 'independent_seed0').exists()
+    assert second['runs'] == first['runs']
+    assert second['start_all'] == first['start_all']
+
+
+def test_run_key_is_the_same_under_another_home(tmp_path, monkeypatch):
+    from mmengine.config import Config
+
+    from bikd_mm.apis.transfer_comparison.runs import run_key
+
+    def key(home, work_dir, seed=0):
+        monkeypatch.setenv('HOME', home)
+        cfg = Config(
+            dict(
+                work_dir=work_dir,
+                randomness=dict(seed=seed),
+                model=dict(checkpoint=f'{home}/.cache/bikd_mm/cnn.pth'),
+            )
+        )
+        return run_key(cfg)
+
+    assert key('/home/a', '/x/run') == key('/home/b', '/y/run')
+    assert key('/home/a', '/x/run') != key('/home/a', '/x/run', seed=1)

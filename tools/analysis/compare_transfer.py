@@ -80,6 +80,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         '--work-dir', default=osp.join(ROOT, 'work_dirs', 'compare_transfer')
     )
     parser.add_argument(
+        '--record-dir',
+        help="keep each finished run's record as <record-dir>/<run>.json "
+        '(a folder to commit, so that the comparison resumes elsewhere)',
+    )
+    parser.add_argument(
         '--render',
         metavar='JSON',
         help='only rewrite the Markdown and PNGs of this result file',
@@ -122,6 +127,7 @@ def main(argv=None) -> dict:
             else defaults['pretrain_iters']
         ),
         pretrain_seeds=args.pretrain_seeds,
+        record_dir=args.record_dir,
         workers=args.workers,
         threads=args.threads,
         regimes=args.regimes,

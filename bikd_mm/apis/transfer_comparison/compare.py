@@ -39,6 +39,7 @@ def compare_transfer(
     command: str = '',
     log=print,
     pretrain_seeds: list | None = None,
+    record_dir: str | None = None,
 ) -> dict:
     """Run every regime for every seed and write JSON, Markdown and PNGs.
 
@@ -67,6 +68,11 @@ def compare_transfer(
             regime and seed from each; runs then pair up by pre-training
             and fine-tuning seed (``paired`` in the result). Defaults to
             None: one pre-training per member.
+        record_dir (str, optional): Keep every finished run's record (and
+            every start's evaluation) as ``<record_dir>/<run>.json``
+            instead of ``record.json`` in the run's folder: a folder of
+            small files to commit, so that a comparison spread over
+            several machines resumes where it stopped. Defaults to None.
 
     Returns:
         dict: The result that is written as JSON.
@@ -120,7 +126,9 @@ def compare_transfer(
         ]
         tag = '' if ps is None else f'_pretrain{ps}'
         log(f'evaluating the pretrained members{tag} ...')
-        before = evaluate(cfg, osp.join(work_dir, f'start{tag}'), threads)
+        before = evaluate(
+            cfg, osp.join(work_dir, f'start{tag}'), threads, record_dir
+        )
         start_n = {n: before[f'{n}/{metric}'] for n in names}
         teacher = max(names, key=lambda n: start_n[n])
         start_by_seed[ps], teachers[ps], evaluated[ps] = (
@@ -135,7 +143,7 @@ def compare_transfer(
         )
         jobs += [
             (cfg, task, regime, teacher, seed, iters, val_interval)
-            + (work_dir, threads, ps)
+            + (work_dir, threads, ps, record_dir)
             for seed in seeds
             for regime in regimes
         ]

@@ -6,6 +6,7 @@ import json
 import math
 import os.path as osp
 import time
+from collections.abc import Callable
 
 from mmengine.config import Config
 
@@ -82,11 +83,16 @@ def read_scalars(path: str, names: list, metric: str) -> dict:
     return dict(metric=curves, teach_share=shares)
 
 
-def evaluate(pair_cfg: Config, work_dir: str, threads: int | None) -> dict:
+def evaluate(
+    pair_cfg: Config,
+    work_dir: str,
+    threads: int | None,
+    record_dir: str | None = None,
+) -> dict:
     """Every member's validation metrics, before any fine-tuning.
 
-    Kept in ``record.json`` of ``work_dir`` under the :func:`run_key` of
-    the evaluated config, and read from there by a later call with the same
+    Kept under the :func:`run_key` of the evaluated config (see
+    :func:`record_path`) and read from there by a later call with the same
     config.
     """
     import torch
@@ -100,40 +106,55 @@ def evaluate(pair_cfg: Config, work_dir: str, threads: int | None) -> dict:
     cfg.work_dir = work_dir
     cfg.default_hooks.checkpoint.pop('save_best', None)
     cfg.custom_hooks = []
-    key = run_key(cfg)
-    done = finished_record(work_dir, key)
-    if done is not None:
-        return done
-    _unique_visualizer(cfg)
-    metrics = {k: float(v) for k, v in RUNNERS.build(cfg).val().items()}
-    dump_json_atomic(
-        dict(key=key, record=metrics), osp.join(work_dir, RECORD_FILE)
+
+    def validate() -> dict:
+        _unique_visualizer(cfg)
+        return {k: float(v) for k, v in RUNNERS.build(cfg).val().items()}
+
+    return cached_record(
+        record_path(work_dir, record_dir), run_key(cfg), validate
     )
-    return metrics
 
 
 RECORD_FILE = 'record.json'
 
 
 def run_key(cfg: Config) -> str:
-    """A hash of everything a run trains from (its visualizer name aside).
+    """A hash of everything a run trains from.
 
     Two runs with the same key start from the same checkpoints with the same
     options, budget, seed and data, so one's record stands for the other's.
+    The run's own folder and visualizer name are left out, and the home
+    folder is written ``~``, so a record stays valid in another checkout.
     """
     state = cfg.to_dict()
     state.pop('visualizer', None)
+    state.pop('work_dir', None)
     text = json.dumps(state, sort_keys=True, default=repr)
+    home = osp.expanduser('~')
+    if home not in ('', '~', '/'):
+        text = text.replace(home, '~')
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def finished_record(work_dir: str, key: str) -> dict | None:
-    """The record a finished run left in ``work_dir``, if its key is ``key``.
+def record_path(run_dir: str, record_dir: str | None = None) -> str:
+    """Where the record of the run in ``run_dir`` is kept.
+
+    ``record.json`` inside the run's folder, or ``<record_dir>/<run
+    folder name>.json`` where ``record_dir`` is given: a folder of small
+    files that can be kept (committed) apart from the runs' logs.
+    """
+    if record_dir is None:
+        return osp.join(run_dir, RECORD_FILE)
+    return osp.join(record_dir, osp.basename(osp.normpath(run_dir)) + '.json')
+
+
+def finished_record(path: str, key: str) -> dict | None:
+    """The record saved in the file ``path``, if its key is ``key``.
 
     A record of other settings, or an unreadable one, counts as absent
     (the run is repeated and its record replaced).
     """
-    path = osp.join(work_dir, RECORD_FILE)
     if not osp.isfile(path):
         return None
     try:
@@ -144,6 +165,21 @@ def finished_record(work_dir: str, key: str) -> dict | None:
     if not isinstance(saved, dict) or saved.get('key') != key:
         return None
     return saved.get('record')
+
+
+def cached_record(path: str, key: str, compute: Callable[[], dict]) -> dict:
+    """The record saved at ``path`` under ``key``, else ``compute()``.
+
+    A computed record is written to ``path`` atomically with its key, so an
+    interrupted comparison resumes where it stopped and a half-written
+    record never stands for a finished run.
+    """
+    done = finished_record(path, key)
+    if done is not None:
+        return done
+    record = compute()
+    dump_json_atomic(dict(key=key, record=record), path)
+    return record
 
 
 def run_regime(
@@ -157,15 +193,15 @@ def run_regime(
     work_dir: str,
     threads: int | None,
     pretrain_seed: int | None = None,
+    record_dir: str | None = None,
 ) -> dict:
     """Fine-tune the pair under one regime and seed; return its record.
 
     ``pretrain_seed`` names the pretrained start (its work folder and its
     record's ``pretrain_seed``); None for a single start. The record is
-    also written (atomically) to ``record.json`` in the run's folder with
-    the :func:`run_key` of its config; a later call with the same settings
-    returns it without training, so an interrupted comparison resumes
-    where it stopped.
+    kept with the :func:`run_key` of its config (:func:`cached_record`, at
+    :func:`record_path`); a later call with the same settings returns it
+    without training.
     """
     import torch
     from mmengine.registry import RUNNERS
@@ -187,27 +223,28 @@ def run_regime(
         seed,
     )
     cfg.model.update(regime_options(regime, task, teacher))
-    key = run_key(cfg)
-    done = finished_record(cfg.work_dir, key)
-    if done is not None:
-        return done
-    runner = RUNNERS.build(cfg)
-    runner.train()
-    names = [m['name'] for m in member_list(cfg.model.members)]
-    metric = TASKS[task]['metric']
-    scalars = read_scalars(
-        osp.join(runner.log_dir, 'vis_data', 'scalars.json'), names, metric
+
+    def train() -> dict:
+        runner = RUNNERS.build(cfg)
+        runner.train()
+        names = [m['name'] for m in member_list(cfg.model.members)]
+        metric = TASKS[task]['metric']
+        scalars = read_scalars(
+            osp.join(runner.log_dir, 'vis_data', 'scalars.json'),
+            names,
+            metric,
+        )
+        record = dict(
+            regime=regime,
+            seed=seed,
+            final={n: scalars['metric'][n][-1][1] for n in names},
+            curves=scalars,
+            seconds=round(time.time() - start, 1),
+        )
+        if pretrain_seed is not None:
+            record['pretrain_seed'] = pretrain_seed
+        return record
+
+    return cached_record(
+        record_path(cfg.work_dir, record_dir), run_key(cfg), train
     )
-    record = dict(
-        regime=regime,
-        seed=seed,
-        final={n: scalars['metric'][n][-1][1] for n in names},
-        curves=scalars,
-        seconds=round(time.time() - start, 1),
-    )
-    if pretrain_seed is not None:
-        record['pretrain_seed'] = pretrain_seed
-    dump_json_atomic(
-        dict(key=key, record=record), osp.join(cfg.work_dir, RECORD_FILE)
-    )
-    return record
