@@ -31,14 +31,18 @@ def _load(path: str) -> dict:
         raise SystemExit(f'{path}: cannot read it as JSON ({e})') from e
 
 
-def main(argv=None) -> dict:
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('compare', help='compare_transfer.py result (JSON)')
     parser.add_argument(
         'complementarity', nargs='+', help='complementarity.py results'
     )
     parser.add_argument('--out', required=True, help='output prefix')
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
     try:
         relation = relate_gains(
             _load(args.compare), [_load(p) for p in args.complementarity]

@@ -1,0 +1,81 @@
+"""The evidence scripts under tools/evidence: valid bash, and every tool
+call in them is one its tool accepts."""
+
+import glob
+import importlib.util
+import os.path as osp
+import re
+import shlex
+import subprocess
+
+import pytest
+
+from ..conftest import REPO
+
+SCRIPTS = sorted(glob.glob(osp.join(REPO, 'tools', 'evidence', '*.sh')))
+
+
+def tool_calls(path: str) -> list:
+    """``(tool, argv)`` of every ``$PY tools/analysis/<tool>.py`` call.
+
+    Variables the script assigns (``NAME=value``, ``NAME=${NAME:-value}``)
+    stand as their values, the loops' variables as ``0``.
+    """
+    text = open(path).read().replace('\\\n', ' ')
+    values = {}
+    for name, assigned in re.findall(r'^(\w+)=(\S+)$', text, re.M):
+        default = re.fullmatch(r'\$\{\w+:-"?(.*?)"?\}', assigned)
+        assigned = default.group(1) if default else assigned.strip('"')
+        values[name] = assigned or '0'
+
+    def substitute(match) -> str:
+        return values.get(match.group(1), '0')
+
+    calls = []
+    for line in text.splitlines():
+        found = re.search(r'\$PY (tools/analysis/\w+\.py)(.*)', line)
+        if found is None:
+            continue
+        args = re.sub(r'\$\{?(\w+)\}?', substitute, found.group(2))
+        args = re.sub(r'\{0,1,2\}', '0', args)
+        calls.append((found.group(1), shlex.split(args)))
+    return calls
+
+
+def load(tool: str):
+    spec = importlib.util.spec_from_file_location(
+        osp.basename(tool)[:-3], osp.join(REPO, tool)
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_there_are_evidence_scripts():
+    assert any(s.endswith('fashion_cls.sh') for s in SCRIPTS)
+
+
+@pytest.mark.parametrize('script', SCRIPTS, ids=osp.basename)
+def test_script_is_valid_bash(script):
+    subprocess.run(['bash', '-n', script], check=True)
+
+
+@pytest.mark.parametrize('script', SCRIPTS, ids=osp.basename)
+def test_every_tool_call_parses(script, monkeypatch):
+    calls = tool_calls(script)
+    assert calls, f'{script} calls no tool'
+    for tool, argv in calls:
+        args = load(tool).parse_args(argv)
+        # The configs it names exist.
+        for value in vars(args).values():
+            if isinstance(value, str) and value.endswith('.py'):
+                assert osp.isfile(osp.join(REPO, value)), (tool, value)
+
+
+def test_compare_call_keeps_records_in_the_repository():
+    script = next(s for s in SCRIPTS if s.endswith('fashion_cls.sh'))
+    text = open(script).read()
+    records = re.search(r'^RECORDS=(\S+)$', text, re.M).group(1)
+    assert records.startswith('docs/results/')
+    (compare,) = [a for t, a in tool_calls(script) if 'compare' in t]
+    assert '--record-dir' in compare and '--pretrain-seeds' in compare
