@@ -3,6 +3,7 @@
 
 from .pretrain import (
     demo_cache,
+    keep_pretrained,
     plateau,
     pretrain_member,
     pretrain_members,
@@ -10,15 +11,18 @@ from .pretrain import (
     pretrained_path,
     quiet,
     quiet_runner,
+    reuse_pretrained,
 )
 
 __all__ = [
     'demo_cache',
+    'keep_pretrained',
     'pretrain_member',
     'plateau',
     'pretrain_members',
     'pretrain_seeds',
     'pretrained_path',
+    'reuse_pretrained',
     'quiet',
     'quiet_runner',
 ]

@@ -25,7 +25,12 @@ from bikd_mm.utils.checkpoint import (
     load_checkpoint_file,
     save_atomic,
 )
-from bikd_mm.utils.io import copy_atomic, dump_json_atomic
+from bikd_mm.utils.checksums import (
+    read_sha256sums,
+    sha256_file,
+    verify_sha256sums,
+)
+from bikd_mm.utils.io import copy_atomic, dump_json_atomic, write_text_atomic
 
 # Log lines of the pinned stack that every run prints and no user can act
 # on (mmengine's own CheckpointHook uses the file client it deprecates).
@@ -356,6 +361,99 @@ def pretrain_seeds(
                 future.result()
                 log(f'done: {job[0]["name"]} seed {job[5]}: {job[3]}')
     return paths
+
+
+def reuse_pretrained(
+    members: list,
+    task: str,
+    seeds: list,
+    folder: str,
+    iters: int | None = None,
+    log=print,
+) -> list:
+    """Put pre-trainings kept in ``folder`` into the cache.
+
+    A pre-training repeated on another machine need not give the same
+    weights, so runs that must start from the same checkpoints (a
+    comparison resumed in a new checkout) reuse the kept files instead.
+    ``<folder>/<name>-seed<seed>.pth`` is checked against
+    ``<folder>/SHA256SUMS`` and copied (atomically) to
+    :func:`pretrained_path` where the cache lacks it; (member, seed) pairs
+    with no file in ``folder`` are left to train.
+
+    Args:
+        members (list[dict]): Member descriptions (``name``, ``config``).
+        task (str): Folder of the cache (``'seg'``, ``'cls'``).
+        seeds (list[int]): Seeds of the pre-trainings.
+        folder (str): The kept files and their ``SHA256SUMS``.
+        iters (int, optional): As :func:`pretrain_seeds`.
+        log (callable): Progress printer.
+
+    Returns:
+        list[str]: The cache paths that were filled.
+
+    Raises:
+        FileNotFoundError: ``folder`` has no ``SHA256SUMS``.
+        ValueError: A kept file is not listed there or does not match its
+            checksum (the error names the file).
+    """
+    sums = osp.join(folder, 'SHA256SUMS')
+    if not osp.isfile(sums):
+        raise FileNotFoundError(
+            f'{sums} is missing: the kept pre-trainings need their '
+            'checksums (sha256sum *.pth > SHA256SUMS)'
+        )
+    filled = []
+    for seed in seeds:
+        for member in members:
+            name = f'{member["name"]}-seed{seed}.pth'
+            if not osp.isfile(osp.join(folder, name)):
+                continue
+            out = pretrained_path(member, task, iters, seed)
+            if osp.isfile(out):
+                continue
+            (src,) = verify_sha256sums(sums, [name]).values()
+            copy_atomic(src, out)
+            log(f'reusing kept pre-training {src} as {out}')
+            filled.append(out)
+    return filled
+
+
+def keep_pretrained(paths: dict, folder: str, log=print) -> list:
+    """Write pre-trainings into ``folder`` for :func:`reuse_pretrained`.
+
+    Each ``paths[seed][name]`` becomes ``<folder>/<name>-seed<seed>.pth``
+    where that file is absent (a kept file is never replaced), and its
+    checksum is added to ``<folder>/SHA256SUMS``; both are written
+    atomically.
+
+    Args:
+        paths (dict): ``{seed: {name: checkpoint}}``, as
+            :func:`pretrain_seeds` returns.
+        folder (str): Where the files are kept.
+        log (callable): Progress printer.
+
+    Returns:
+        list[str]: The files written.
+    """
+    sums_path = osp.join(folder, 'SHA256SUMS')
+    sums = read_sha256sums(sums_path) if osp.isfile(sums_path) else {}
+    written = []
+    for seed, members in paths.items():
+        for name, path in members.items():
+            kept = f'{name}-seed{seed}.pth'
+            out = osp.join(folder, kept)
+            if osp.lexists(out):
+                continue
+            copy_atomic(path, out)
+            sums[kept] = sha256_file(out)
+            log(f'kept {path} as {out}')
+            written.append(out)
+    if written:
+        write_text_atomic(
+            ''.join(f'{sums[n]}  {n}\n' for n in sorted(sums)), sums_path
+        )
+    return written
 
 
 def plateau(curve: list, tail: float = 0.2) -> dict:

@@ -348,3 +348,27 @@ def test_run_key_is_the_same_under_another_home(tmp_path, monkeypatch):
 
     assert key('/home/a', '/x/run') == key('/home/b', '/y/run')
     assert key('/home/a', '/x/run') != key('/home/a', '/x/run', seed=1)
+
+
+def test_run_key_follows_the_checkpoints_bytes(tmp_path):
+    from mmengine.config import Config
+
+    from bikd_mm.apis.transfer_comparison.runs import run_key
+
+    ckpt = tmp_path / 'cnn.pth'
+    cfg = Config(
+        dict(
+            model=dict(
+                members=[
+                    dict(name='cnn', config='a.py', checkpoint=str(ckpt)),
+                    dict(name='vit', config='b.py'),
+                ]
+            )
+        )
+    )
+    ckpt.write_bytes(b'weights of one pre-training')
+    first = run_key(cfg)
+    assert run_key(cfg) == first
+    # The same path holding another pre-training is another start.
+    ckpt.write_bytes(b'weights of another pre-training')
+    assert run_key(cfg) != first

@@ -19,7 +19,12 @@ import sys
 import torch
 from mmengine.config import Config
 
-from bikd_mm.apis import plateau, pretrain_seeds
+from bikd_mm.apis import (
+    keep_pretrained,
+    plateau,
+    pretrain_seeds,
+    reuse_pretrained,
+)
 from bikd_mm.models.member import member_list
 from bikd_mm.utils.io import dump_json_atomic, write_text_atomic
 
@@ -38,6 +43,12 @@ def parse_args(argv=None):
         '--publish-dir',
         help="copy the first seed's weights to <dir>/<name>.pth (the "
         'names the pair config gives)',
+    )
+    parser.add_argument(
+        '--keep-dir',
+        help='kept pre-trainings: <dir>/<name>-seed<seed>.pth (checked '
+        'against <dir>/SHA256SUMS) are reused instead of training again, '
+        'and the runs that trained are written there',
     )
     parser.add_argument('--out', help='write <out>.json and <out>.md')
     return parser.parse_args(argv)
@@ -97,6 +108,8 @@ def main(argv=None):
     args = parse_args(argv)
     cfg = Config.fromfile(args.pair_config)
     members = member_list(cfg.model.members)
+    if args.keep_dir:
+        reuse_pretrained(members, args.task, args.seeds, args.keep_dir)
     paths = pretrain_seeds(
         members,
         args.task,
@@ -105,6 +118,8 @@ def main(argv=None):
         threads=args.threads,
         workers=args.workers,
     )
+    if args.keep_dir:
+        keep_pretrained(paths, args.keep_dir)
     if args.publish_dir:
         from bikd_mm.utils.io import copy_atomic
 

@@ -2,20 +2,22 @@
 # The Fashion-MNIST classification evidence of docs/evidence.md, from the
 # repository root: `bash tools/evidence/fashion_cls.sh` (hours on 2 cores;
 # run it in the background). Every step reuses what is already done:
-# pre-trainings from the machine-wide cache (~/.cache/bikd_mm), finished
+# pre-trainings kept in $KEPT (committed, checked against their
+# SHA256SUMS) or in the machine-wide cache (~/.cache/bikd_mm), finished
 # comparison runs from the committed records in $RECORDS, so a stopped run
-# resumes, on this machine or in another checkout.
+# resumes, on this machine or in another checkout, from the same weights.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PY:-.venv/bin/python}
 CFG=configs/bikd/fashion/cls_pair_fashion_mnist.py
 RECORDS=docs/results/compare_transfer_fashion_cls_records
+KEPT=checkpoints/evidence/fashion_mnist_cls
 SEEDS=${SEEDS:-"0 1 2 3 4"}
 
 # 1. Each member alone, 3 pre-training seeds, with validation curves.
 $PY tools/analysis/pretrain_members.py "$CFG" --task cls --seeds 0 1 2 \
     --workers 2 --threads 1 --work-dir work_dirs/fashion/pretrain_cls \
-    --publish-dir work_dirs/fashion/cls/pretrained \
+    --keep-dir "$KEPT" --publish-dir work_dirs/fashion/cls/pretrained \
     --out docs/results/pretrain_fashion_cls
 
 # 2. Complementarity of each pre-trained pair on the 10,000 test images.

@@ -12,6 +12,7 @@ from mmengine.config import Config
 
 from bikd_mm.apis.pretrain import quiet
 from bikd_mm.models.member import member_list
+from bikd_mm.utils.checksums import sha256_file
 from bikd_mm.utils.io import dump_json_atomic
 
 from .regimes import TASKS, regime_options
@@ -122,14 +123,25 @@ RECORD_FILE = 'record.json'
 def run_key(cfg: Config) -> str:
     """A hash of everything a run trains from.
 
-    Two runs with the same key start from the same checkpoints with the same
-    options, budget, seed and data, so one's record stands for the other's.
-    The run's own folder and visualizer name are left out, and the home
-    folder is written ``~``, so a record stays valid in another checkout.
+    Two runs with the same key start from the same checkpoints (the same
+    bytes: each member checkpoint's SHA-256 is part of the key, so a
+    pre-training repeated elsewhere, which need not give the same weights,
+    is another start) with the same options, budget, seed and data, so
+    one's record stands for the other's. The run's own folder and
+    visualizer name are left out, and the home folder is written ``~``, so
+    a record stays valid in another checkout.
     """
     state = cfg.to_dict()
     state.pop('visualizer', None)
     state.pop('work_dir', None)
+    members = cfg.get('model', {}).get('members')
+    if members:
+        state['member_checkpoint_sha256'] = {
+            m['name']: sha256_file(m['checkpoint'])
+            for m in member_list(members)
+            if isinstance(m.get('checkpoint'), str)
+            and osp.isfile(m['checkpoint'])
+        }
     text = json.dumps(state, sort_keys=True, default=repr)
     home = osp.expanduser('~')
     if home not in ('', '~', '/'):
