@@ -208,6 +208,56 @@ def test_paired_differences_match_runs_by_start_and_seed():
     assert paired_differences(runs[3:], ['a'], ('independent', 'dml')) == {}
 
 
+def test_report_pairs_against_dml_too():
+    from bikd_mm.apis.transfer_comparison import (
+        markdown_table,
+        paired_differences,
+    )
+
+    def run(regime, seed, a):
+        return dict(
+            regime=regime,
+            pretrain_seed=0,
+            seed=seed,
+            final={'a': a},
+            curves=dict(metric={'a': [[1, a]]}, teach_share={'a': []}),
+            seconds=1.0,
+        )
+
+    regimes = ('independent', 'dml', 'bikd_sample')
+    runs = [
+        run('independent', 0, 90.0),
+        run('independent', 1, 91.0),
+        run('dml', 0, 90.5),
+        run('dml', 1, 90.0),
+        run('bikd_sample', 0, 91.5),
+        run('bikd_sample', 1, 92.0),
+    ]
+    vs_dml = paired_differences(runs, ['a'], regimes, 'dml')
+    # Bi-KD - DML: +1.0 and +2.0.
+    assert vs_dml['bikd_sample']['a']['mean'] == pytest.approx(1.5)
+    result = dict(
+        members=['a'],
+        metric='top1',
+        start={'a': 89.0},
+        pair_config='p.py',
+        command='c',
+        iters=1,
+        seeds=[0, 1],
+        one_way_teacher='a',
+        summary=summarise(runs, ['a'], regimes),
+        runs=runs,
+        paired=paired_differences(runs, ['a'], regimes),
+        paired_vs_dml=vs_dml,
+    )
+    table = markdown_table(result)
+    section = table.split('## Paired against Deep Mutual Learning')[1]
+    assert '| Bi-KD, per sample (reference) | +1.50 [' in section
+    # A result written before the DML pairing renders without it.
+    del result['paired_vs_dml']
+    assert 'against Deep Mutual Learning' not in markdown_table(result)
+
+
 def test_several_pretrained_starts_pair_up(tmp_path, monkeypatch):
     monkeypatch.setenv('BIKD_CACHE', str(tmp_path / 'cache'))
     out = str(tmp_path / 'out' / 'compare_cls')

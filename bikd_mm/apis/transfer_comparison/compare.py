@@ -216,6 +216,7 @@ def compare_transfer(
         runs=runs,
         summary=summarise(runs, names, regimes),
         paired=paired_differences(runs, names, regimes),
+        paired_vs_dml=paired_differences(runs, names, regimes, 'dml'),
     )
     write_outputs(result, out_prefix)
     return result

@@ -159,31 +159,8 @@ def markdown_table(result: dict) -> str:
         'fine-tuning distils nothing, and where a share is shown it is the '
         'share the member would have taught.',
     ]
-    paired = result.get('paired') or {}
-    if paired:
-        lines += [
-            '',
-            '## Paired against independent fine-tuning',
-            '',
-            'Mean difference `regime - independent` over runs that share '
-            'the pretrained checkpoints and the data order, with its 95% '
-            't interval; an interval that holds 0 is no measurable '
-            'difference.',
-            '',
-            '| regime | '
-            + ' | '.join(f'{n} difference' for n in names)
-            + ' |',
-            '| --- |' + ' --- |' * len(names),
-        ]
-        for regime, per_member in paired.items():
-            cells = [
-                f'{d["mean"]:+.2f} [{d["low"]:+.2f}, {d["high"]:+.2f}] '
-                f'(n={d["n"]})'
-                for d in (per_member[n] for n in names)
-            ]
-            lines.append(
-                f'| {REGIME_TITLES[regime]} | ' + ' | '.join(cells) + ' |'
-            )
+    lines += _paired_section(result.get('paired'), 'independent', names)
+    lines += _paired_section(result.get('paired_vs_dml'), 'dml', names)
     lines += [
         '',
         '## Every run',
@@ -200,6 +177,34 @@ def markdown_table(result: dict) -> str:
             + f' | {run["seconds"]:.0f} |'
         )
     return '\n'.join(lines) + '\n'
+
+
+def _paired_section(paired: dict | None, baseline: str, names) -> list:
+    """Markdown lines of :func:`paired_differences` against ``baseline``."""
+    if not paired:
+        return []
+    title = REGIME_TITLES[baseline]
+    lines = [
+        '',
+        f'## Paired against {title}',
+        '',
+        f'Mean difference `regime - {baseline}` over runs that share the '
+        'pretrained checkpoints and the data order, with its 95% t '
+        'interval; an interval that holds 0 is no measurable difference.',
+        '',
+        '| regime | ' + ' | '.join(f'{n} difference' for n in names) + ' |',
+        '| --- |' + ' --- |' * len(names),
+    ]
+    for regime, per_member in paired.items():
+        cells = [
+            f'{d["mean"]:+.2f} [{d["low"]:+.2f}, {d["high"]:+.2f}] '
+            f'(n={d["n"]})'
+            for d in (per_member[n] for n in names)
+        ]
+        lines.append(
+            f'| {REGIME_TITLES[regime]} | ' + ' | '.join(cells) + ' |'
+        )
+    return lines
 
 
 def _seed(run: dict) -> str:
