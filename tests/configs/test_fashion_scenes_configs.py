@@ -15,7 +15,7 @@ from mmseg.registry import MODELS
 
 import bikd_mm  # noqa: F401
 from bikd_mm.datasets.fashion_scenes import SCENE_CLASSES
-from bikd_mm.models.member import build_member, parse_members
+from bikd_mm.models.member import build_member, member_list, parse_members
 
 from ..conftest import REPO
 from ..datasets.fashion_mnist_files import write_fashion_mnist
@@ -100,3 +100,57 @@ def test_pair_trains_one_iteration(fashion_root, tmp_path):
         assert f'train/{name}.teach_share' in hub.log_scalars
     assert osp.isfile(tmp_path / 'work' / 'iter_1.pth')
     assert glob.glob(str(tmp_path / 'work' / 'vis_teacher' / '*.png'))
+
+
+def lr_curve(cfg: Config, steps: int) -> list:
+    """The rate of every iteration under the config's optimizer and
+    schedulers, stepped as mmengine's IterBasedTrainLoop steps them."""
+    from mmengine.optim import build_optim_wrapper
+    from mmengine.registry import PARAM_SCHEDULERS
+
+    optim = build_optim_wrapper(torch.nn.Linear(1, 1), cfg.optim_wrapper)
+    schedulers = [
+        PARAM_SCHEDULERS.build(dict(s, optimizer=optim))
+        for s in cfg.param_scheduler
+    ]
+    rates = []
+    for _ in range(steps):
+        rates.append(optim.get_lr()['lr'][0])
+        for scheduler in schedulers:
+            scheduler.step()
+    return rates
+
+
+@pytest.mark.parametrize('path', MEMBERS, ids=osp.basename)
+def test_member_schedule_warm_up_then_poly_to_the_end(path):
+    cfg = Config.fromfile(path)
+    assert cfg.train_cfg.max_iters == 8000
+    # 10 validations: the plateau is read over the last 20% of the curve.
+    assert cfg.train_cfg.val_interval == 800
+    assert cfg.default_hooks.checkpoint.save_best == 'mIoU'
+    base = cfg.optim_wrapper.optimizer.lr
+    assert cfg.optim_wrapper.optimizer.type == 'AdamW'
+    rates = lr_curve(cfg, 8000)
+    assert rates[0] == pytest.approx(base * 0.01)
+    assert rates[200] == pytest.approx(base, rel=1e-3)
+    after = rates[200:]
+    assert all(a >= b for a, b in zip(after, after[1:]))
+    assert rates[-1] < base * 0.01
+
+
+def test_pair_fine_tunes_at_a_tenth_with_poly_decay():
+    cfg = Config.fromfile(PAIR)
+    assert cfg.train_cfg.max_iters == 2000
+    assert cfg.optim_wrapper.optimizer == dict(
+        type='AdamW', lr=2e-4, weight_decay=1e-5
+    )
+    members = {
+        m['name']: Config.fromfile(m['config']).optim_wrapper.optimizer.lr
+        for m in member_list(cfg.model.members)
+    }
+    assert members == dict(cnn=2e-3, mit=1e-3)
+    rates = lr_curve(cfg, 2000)
+    # No warm-up: the first iteration runs at the full rate.
+    assert rates[0] == pytest.approx(2e-4)
+    assert rates[1000] == pytest.approx(2e-4 * 0.5**0.9, rel=1e-2)
+    assert all(a >= b for a, b in zip(rates, rates[1:]))

@@ -52,7 +52,8 @@ def load(tool: str):
 
 
 def test_there_are_evidence_scripts():
-    assert any(s.endswith('fashion_cls.sh') for s in SCRIPTS)
+    names = {osp.basename(s) for s in SCRIPTS}
+    assert {'fashion_cls.sh', 'fashion_seg.sh'} <= names
 
 
 @pytest.mark.parametrize('script', SCRIPTS, ids=osp.basename)
@@ -72,10 +73,18 @@ def test_every_tool_call_parses(script, monkeypatch):
                 assert osp.isfile(osp.join(REPO, value)), (tool, value)
 
 
-def test_compare_call_keeps_records_in_the_repository():
-    script = next(s for s in SCRIPTS if s.endswith('fashion_cls.sh'))
+@pytest.mark.parametrize('script', SCRIPTS, ids=osp.basename)
+def test_runs_and_starts_are_kept_in_the_repository(script):
+    # A comparison resumes in a new checkout only from committed records
+    # and the committed pre-trainings they were run from.
     text = open(script).read()
-    records = re.search(r'^RECORDS=(\S+)$', text, re.M).group(1)
-    assert records.startswith('docs/results/')
-    (compare,) = [a for t, a in tool_calls(script) if 'compare' in t]
-    assert '--record-dir' in compare and '--pretrain-seeds' in compare
+    for name, folder in (
+        ('RECORDS', 'docs/results/'),
+        ('KEPT', 'checkpoints/'),
+    ):
+        value = re.search(rf'^{name}=(\S+)$', text, re.M).group(1)
+        assert value.startswith(folder), (name, value)
+    calls = dict((osp.basename(t), a) for t, a in tool_calls(script))
+    assert '--record-dir' in calls['compare_transfer.py']
+    assert '--pretrain-seeds' in calls['compare_transfer.py']
+    assert '--keep-dir' in calls['pretrain_members.py']
