@@ -392,17 +392,16 @@ def reuse_pretrained(
     Returns:
         list[str]: The cache paths that were filled.
 
+    A ``folder`` that holds no kept file (or does not exist yet) fills
+    nothing.
+
     Raises:
-        FileNotFoundError: ``folder`` has no ``SHA256SUMS``.
+        FileNotFoundError: A kept file is to be copied and ``folder`` has
+            no ``SHA256SUMS``.
         ValueError: A kept file is not listed there or does not match its
             checksum (the error names the file).
     """
     sums = osp.join(folder, 'SHA256SUMS')
-    if not osp.isfile(sums):
-        raise FileNotFoundError(
-            f'{sums} is missing: the kept pre-trainings need their '
-            'checksums (sha256sum *.pth > SHA256SUMS)'
-        )
     filled = []
     for seed in seeds:
         for member in members:
@@ -412,6 +411,11 @@ def reuse_pretrained(
             out = pretrained_path(member, task, iters, seed)
             if osp.isfile(out):
                 continue
+            if not osp.isfile(sums):
+                raise FileNotFoundError(
+                    f'{sums} is missing: the kept pre-trainings need their '
+                    'checksums (sha256sum *.pth > SHA256SUMS)'
+                )
             (src,) = verify_sha256sums(sums, [name]).values()
             copy_atomic(src, out)
             log(f'reusing kept pre-training {src} as {out}')

@@ -76,7 +76,11 @@ def test_kept_pretrainings_fill_the_cache_after_their_checksum(
     monkeypatch.setenv('BIKD_CACHE', str(tmp_path / 'cache'))
     member = tiny_member(tmp_path)
     kept = tmp_path / 'kept'
+    # A folder not made yet (the first run of a new evidence script) or
+    # holding nothing kept: nothing to reuse, everything trains.
+    assert reuse_pretrained([member], 'cls', [1], str(kept)) == []
     kept.mkdir()
+    assert reuse_pretrained([member], 'cls', [1], str(kept)) == []
     (kept / 'vit-seed1.pth').write_bytes(b'weights of seed 1')
     digest = hashlib.sha256(b'weights of seed 1').hexdigest()
     (kept / 'SHA256SUMS').write_text(f'{digest}  vit-seed1.pth\n')
