@@ -29,8 +29,9 @@ from bikd_mm.utils.checksums import (
     read_sha256sums,
     sha256_file,
     verify_sha256sums,
+    write_sha256sums,
 )
-from bikd_mm.utils.io import copy_atomic, dump_json_atomic, write_text_atomic
+from bikd_mm.utils.io import copy_atomic, dump_json_atomic
 
 # Log lines of the pinned stack that every run prints and no user can act
 # on (mmengine's own CheckpointHook uses the file client it deprecates).
@@ -454,9 +455,7 @@ def keep_pretrained(paths: dict, folder: str, log=print) -> list:
             log(f'kept {path} as {out}')
             written.append(out)
     if written:
-        write_text_atomic(
-            ''.join(f'{sums[n]}  {n}\n' for n in sorted(sums)), sums_path
-        )
+        write_sha256sums(sums, sums_path)
     return written
 
 

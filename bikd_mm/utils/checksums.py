@@ -3,6 +3,8 @@
 import hashlib
 import os.path as osp
 
+from bikd_mm.utils.io import write_text_atomic
+
 
 def sha256_file(path: str, chunk_size: int = 1 << 20) -> str:
     """The hex SHA-256 digest of a file's bytes."""
@@ -41,6 +43,18 @@ def read_sha256sums(path: str) -> dict:
                 )
             sums[name] = digest.lower()
     return sums
+
+
+def write_sha256sums(sums: dict, path: str) -> None:
+    """Write a ``sha256sum`` list that :func:`read_sha256sums` reads back.
+
+    Args:
+        sums (dict): ``{file name: hex digest}``; written sorted by name.
+        path (str): The list; written atomically.
+    """
+    write_text_atomic(
+        ''.join(f'{sums[name]}  {name}\n' for name in sorted(sums)), path
+    )
 
 
 def _not_hex(text: str) -> bool:

@@ -9,6 +9,7 @@ from bikd_mm.utils.checksums import (
     read_sha256sums,
     sha256_file,
     verify_sha256sums,
+    write_sha256sums,
 )
 
 from ..conftest import REPO
@@ -65,3 +66,24 @@ def test_the_committed_demo_checkpoints_match_their_checksums():
     folder = osp.join(REPO, 'checkpoints', 'demo', 'fashion_mnist_cls')
     checked = verify_sha256sums(osp.join(folder, 'SHA256SUMS'))
     assert set(checked) == {'cnn.pth', 'vit.pth'}
+
+
+def test_written_list_is_what_sha256sum_writes(tmp_path):
+    import subprocess
+
+    (tmp_path / 'b.pth').write_bytes(b'second')
+    (tmp_path / 'a.pth').write_bytes(b'abc')
+    path = str(tmp_path / 'SHA256SUMS')
+    write_sha256sums(
+        {n: sha256_file(str(tmp_path / n)) for n in ('b.pth', 'a.pth')}, path
+    )
+    expected = subprocess.run(
+        ['sha256sum', 'a.pth', 'b.pth'],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert open(path).read() == expected
+    assert read_sha256sums(path)['a.pth'] == ABC
+    assert sorted(verify_sha256sums(path)) == ['a.pth', 'b.pth']
