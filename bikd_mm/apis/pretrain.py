@@ -31,6 +31,7 @@ from bikd_mm.utils.checksums import (
     verify_sha256sums,
     write_sha256sums,
 )
+from bikd_mm.utils.device import device_name
 from bikd_mm.utils.io import copy_atomic, dump_json_atomic
 
 # Log lines of the pinned stack that every run prints and no user can act
@@ -161,7 +162,7 @@ def pretrain_member(
         runner.train()
     last = osp.join(cfg.work_dir, f'iter_{iters}.pth')
     state = extract_state_dict(load_checkpoint_file(last))
-    meta = dict(iter=iters, seed=seed)
+    meta = dict(iter=iters, seed=seed, device=device_name())
     if validate:
         meta['val_curve'] = val_curve(
             osp.join(runner.log_dir, 'vis_data', 'scalars.json')

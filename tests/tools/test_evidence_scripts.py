@@ -16,7 +16,7 @@ SCRIPTS = sorted(glob.glob(osp.join(REPO, 'tools', 'evidence', '*.sh')))
 
 
 def tool_calls(path: str) -> list:
-    """``(tool, argv)`` of every ``$PY tools/analysis/<tool>.py`` call.
+    """``(tool, argv)`` of every ``$PY tools/{analysis,misc}/<tool>.py`` call.
 
     Variables the script assigns (``NAME=value``, ``NAME=${NAME:-value}``)
     stand as their values, the loops' variables as ``0``.
@@ -33,7 +33,7 @@ def tool_calls(path: str) -> list:
 
     calls = []
     for line in text.splitlines():
-        found = re.search(r'\$PY (tools/analysis/\w+\.py)(.*)', line)
+        found = re.search(r'\$PY (tools/(?:analysis|misc)/\w+\.py)(.*)', line)
         if found is None:
             continue
         args = re.sub(r'\$\{?(\w+)\}?', substitute, found.group(2))
@@ -83,6 +83,8 @@ def test_runs_and_starts_are_kept_in_the_repository(script):
         ('KEPT', 'checkpoints/'),
     ):
         value = re.search(rf'^{name}=(\S+)$', text, re.M).group(1)
+        default = re.fullmatch(rf'\$\{{{name}:-(.*)\}}', value)
+        value = default.group(1) if default else value
         assert value.startswith(folder), (name, value)
     calls = dict((osp.basename(t), a) for t, a in tool_calls(script))
     assert '--record-dir' in calls['compare_transfer.py']

@@ -13,6 +13,7 @@ from mmengine.config import Config
 from bikd_mm.apis.pretrain import quiet
 from bikd_mm.models.member import member_list
 from bikd_mm.utils.checksums import sha256_file
+from bikd_mm.utils.device import device_name
 from bikd_mm.utils.io import dump_json_atomic
 
 from .regimes import TASKS, regime_options
@@ -252,6 +253,7 @@ def run_regime(
             final={n: scalars['metric'][n][-1][1] for n in names},
             curves=scalars,
             seconds=round(time.time() - start, 1),
+            device=device_name(),
         )
         if pretrain_seed is not None:
             record['pretrain_seed'] = pretrain_seed
