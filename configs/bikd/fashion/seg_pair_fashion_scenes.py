@@ -1,6 +1,7 @@
-# Bi-KD on the Fashion scenes: a CNN (UPerNet, ResNet-18 shape at half
-# width) and a transformer (SegFormer, MiT-b0 with a 128-channel head),
-# each pre-trained alone with its member config, fine-tuned together.
+# Bi-KD on the Fashion scenes: a CNN (UPerNet, ResNet-18 shape at quarter
+# width) and a transformer (SegFormer, a Mix Transformer at half MiT-b0's
+# width), each pre-trained alone with its member config, fine-tuned
+# together.
 # Pre-train the members (the checkpoints named below), e.g.
 # `python tools/train.py configs/bikd/fashion/members/<member>.py
 # --work-dir work_dirs/fashion/seg/<name>` and copy the best checkpoint
@@ -24,12 +25,12 @@ model = dict(
     members=[
         dict(
             name='cnn',
-            config=f'{members_dir}/upernet_r18-w32_fashion-scenes.py',
+            config=f'{members_dir}/upernet_r18-w16_fashion-scenes.py',
             checkpoint=f'{pretrained_dir}/cnn.pth',
         ),
         dict(
             name='mit',
-            config=f'{members_dir}/segformer_mit-b0-h128_fashion-scenes.py',
+            config=f'{members_dir}/segformer_mit-e16-h64_fashion-scenes.py',
             checkpoint=f'{pretrained_dir}/mit.pth',
         ),
     ],
