@@ -6,18 +6,28 @@ import os.path as osp
 import subprocess
 import sys
 
+import pytest
+
 from ..conftest import REPO
 from ..datasets.fashion_mnist_files import write_fashion_mnist
 
 
-def run_demo(tmp_path, fashion_root, *args):
+# Few, small scenes (the committed members read any canvas size).
+SMALL_SCENES = [
+    f'{loader}.dataset.generate_cfg.{key}={value}'
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')
+    for key, value in (('num_train', 8), ('num_test', 4), ('canvas_size', 64))
+]
+
+
+def run_demo(tmp_path, fashion_root, *args, task='cls'):
     env = dict(
         os.environ,
         BIKD_CACHE=str(tmp_path / 'cache'),
         BIKD_FASHION_MNIST=str(fashion_root),
     )
     result = subprocess.run(
-        [sys.executable, osp.join(REPO, 'tools/demo/run_demo.py'), 'cls']
+        [sys.executable, osp.join(REPO, 'tools/demo/run_demo.py'), task]
         + [*args, '--work-dir', str(tmp_path / 'demo')],
         # The working directory stands in for the repository root.
         cwd=tmp_path,
@@ -29,19 +39,38 @@ def run_demo(tmp_path, fashion_root, *args):
     return result.returncode, result.stdout + result.stderr
 
 
-def test_fashion_demo_reads_the_committed_members(tmp_path):
+@pytest.mark.parametrize(
+    'task, folder, names, extra',
+    [
+        ('cls', 'fashion_mnist_cls', ('cnn', 'vit'), []),
+        (
+            'seg',
+            'fashion_scenes_seg',
+            ('cnn', 'mit'),
+            ['--cfg-options', *SMALL_SCENES],
+        ),
+    ],
+)
+def test_fashion_demo_reads_the_committed_members(
+    tmp_path, task, folder, names, extra
+):
     root = tmp_path / 'fashion'
     root.mkdir()
     write_fashion_mnist(str(root), per_class=2)
-    code, out = run_demo(tmp_path, root, '--pair-iters', '1')
+    code, out = run_demo(
+        tmp_path, root, '--pair-iters', '1', *extra, task=task
+    )
     assert code == 0, out[-3000:]
-    assert 'checkpoints/demo/fashion_mnist_cls (checksums match)' in out
-    assert 'Bi-KD demo (cls, fashion)' in out
-    rows = [line for line in out.splitlines() if line.startswith('| cnn |')]
-    assert len(rows) == 1
+    assert f'checkpoints/demo/{folder} (checksums match)' in out
+    assert f'Bi-KD demo ({task}, fashion)' in out
+    for name in names:
+        rows = [
+            line for line in out.splitlines() if line.startswith(f'| {name} |')
+        ]
+        assert len(rows) == 1, out[-3000:]
     # The pair config's checkpoints (relative to the working directory).
-    published = tmp_path / 'work_dirs/fashion/cls/pretrained'
-    for name in ('cnn', 'vit'):
+    published = tmp_path / f'work_dirs/fashion/{task}/pretrained'
+    for name in names:
         assert (published / f'{name}.pth').is_file()
     # Nothing was pre-trained: no member checkpoint in the cache.
     assert not (tmp_path / 'cache').exists() or not any(

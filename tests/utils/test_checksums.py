@@ -62,10 +62,17 @@ def test_unlisted_missing_and_malformed(tmp_path):
         read_sha256sums(str(tmp_path / 'SHA256SUMS'))
 
 
-def test_the_committed_demo_checkpoints_match_their_checksums():
-    folder = osp.join(REPO, 'checkpoints', 'demo', 'fashion_mnist_cls')
+@pytest.mark.parametrize(
+    'folder, names',
+    [
+        ('fashion_mnist_cls', {'cnn.pth', 'vit.pth'}),
+        ('fashion_scenes_seg', {'cnn.pth', 'mit.pth'}),
+    ],
+)
+def test_the_committed_demo_checkpoints_match_their_checksums(folder, names):
+    folder = osp.join(REPO, 'checkpoints', 'demo', folder)
     checked = verify_sha256sums(osp.join(folder, 'SHA256SUMS'))
-    assert set(checked) == {'cnn.pth', 'vit.pth'}
+    assert set(checked) == names
 
 
 def test_written_list_is_what_sha256sum_writes(tmp_path):
