@@ -11,7 +11,6 @@ import pytest
 from ..conftest import REPO
 from ..datasets.fashion_mnist_files import write_fashion_mnist
 
-
 # Few, small scenes (the committed members read any canvas size).
 SMALL_SCENES = [
     f'{loader}.dataset.generate_cfg.{key}={value}'
