@@ -15,6 +15,24 @@ os.environ.setdefault('TRITON_INTERPRET', '1')
 import pytest  # noqa: E402
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+def load_tool(path: str, name: str | None = None):
+    """Import a script of the repository (``tools/...``) as a module.
+
+    Args:
+        path (str): The script, relative to the repository root.
+        name (str, optional): Module name. Defaults to the file's stem.
+    """
+    import importlib.util
+
+    name = name or osp.splitext(osp.basename(path))[0]
+    spec = importlib.util.spec_from_file_location(name, osp.join(REPO, path))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 SMALL_SEG = dict(num_train=24, num_val=8)
 
 

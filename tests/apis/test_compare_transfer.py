@@ -16,6 +16,7 @@ from bikd_mm.apis.transfer_comparison import (
 )
 
 from ..conftest import REPO
+from ..conftest import load_tool as _load_tool
 
 CONFIGS = {
     'seg': 'configs/bikd/demo/seg_pair_digits.py',
@@ -34,13 +35,7 @@ TINY = {
 
 
 def load_tool():
-    import importlib.util
-
-    path = osp.join(REPO, 'tools', 'analysis', 'compare_transfer.py')
-    spec = importlib.util.spec_from_file_location('compare_transfer', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return _load_tool('tools/analysis/compare_transfer.py')
 
 
 @pytest.mark.parametrize('task', ['seg', 'cls'])

@@ -2,7 +2,6 @@
 call in them is one its tool accepts."""
 
 import glob
-import importlib.util
 import os.path as osp
 import re
 import shlex
@@ -10,7 +9,7 @@ import subprocess
 
 import pytest
 
-from ..conftest import REPO
+from ..conftest import REPO, load_tool
 
 SCRIPTS = sorted(glob.glob(osp.join(REPO, 'tools', 'evidence', '*.sh')))
 
@@ -42,15 +41,6 @@ def tool_calls(path: str) -> list:
     return calls
 
 
-def load(tool: str):
-    spec = importlib.util.spec_from_file_location(
-        osp.basename(tool)[:-3], osp.join(REPO, tool)
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_there_are_evidence_scripts():
     names = {osp.basename(s) for s in SCRIPTS}
     assert {'fashion_cls.sh', 'fashion_seg.sh'} <= names
@@ -66,7 +56,7 @@ def test_every_tool_call_parses(script, monkeypatch):
     calls = tool_calls(script)
     assert calls, f'{script} calls no tool'
     for tool, argv in calls:
-        args = load(tool).parse_args(argv)
+        args = load_tool(tool).parse_args(argv)
         # The configs it names exist.
         for value in vars(args).values():
             if isinstance(value, str) and value.endswith('.py'):

@@ -1,6 +1,5 @@
 """tools/misc/prepare_data.py: generated datasets are written once."""
 
-import importlib.util
 import os
 import os.path as osp
 
@@ -9,18 +8,14 @@ from mmengine.config import Config
 
 from bikd_mm.datasets.fashion_scenes import fashion_scenes_root
 
-from ..conftest import REPO
+from ..conftest import load_tool as _load_tool
 from ..datasets.fashion_mnist_files import write_fashion_mnist
 
 SMALL = dict(num_train=12, num_test=6, canvas_size=64)
 
 
 def load_tool():
-    path = osp.join(REPO, 'tools', 'misc', 'prepare_data.py')
-    spec = importlib.util.spec_from_file_location('prepare_data', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return _load_tool('tools/misc/prepare_data.py')
 
 
 def scenes_config(tmp_path, fashion_root: str) -> str:

@@ -1,6 +1,5 @@
 """tools/saliency/evaluate.py on the synthetic dataset."""
 
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -13,19 +12,13 @@ import numpy as np
 import pytest
 import scipy.io
 
-REPO = osp.dirname(
-    osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-)
+from ...conftest import REPO, load_tool
+
 TOOLS = osp.join(REPO, 'tools', 'saliency')
 
 
 def _load(name):
-    spec = importlib.util.spec_from_file_location(
-        f'saliency_{name}', osp.join(TOOLS, f'{name}.py')
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool(f'tools/saliency/{name}.py', f'saliency_{name}')
 
 
 evaluate_tool = _load('evaluate')

@@ -1,6 +1,5 @@
 """The synthetic DHF1K-layout dataset of tools/saliency/make_synthetic.py."""
 
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -16,22 +15,14 @@ from bikd_mm.datasets.saliency import (
     read_fixation_map,
 )
 
-REPO = osp.dirname(
-    osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-)
+from ...conftest import REPO, load_tool
+
 SCRIPT = osp.join(REPO, 'tools', 'saliency', 'make_synthetic.py')
 
 SMALL = dict(num_train=2, num_val=1, num_frames=5, height=16, width=24)
 
 
-def _load_tool():
-    spec = importlib.util.spec_from_file_location('make_synthetic', SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-make_synthetic = _load_tool().make_synthetic
+make_synthetic = load_tool('tools/saliency/make_synthetic.py').make_synthetic
 
 
 def tree(root):
