@@ -18,10 +18,15 @@ def load_tool():
     return _load_tool('tools/misc/prepare_data.py')
 
 
-def scenes_config(tmp_path, fashion_root: str) -> str:
+@pytest.fixture
+def scenes_config(tmp_path, monkeypatch) -> str:
+    """A config of small Fashion scenes, generated into a fresh cache."""
+    monkeypatch.setenv('BIKD_DATA_ROOT', str(tmp_path / 'cache'))
+    fashion = tmp_path / 'fashion'
+    fashion.mkdir()
     dataset = dict(
         type='FashionScenesDataset',
-        fashion_root=fashion_root,
+        fashion_root=write_fashion_mnist(str(fashion)),
         generate_cfg=SMALL,
         pipeline=[dict(type='PackSegInputs')],
     )
@@ -39,34 +44,26 @@ def scenes_config(tmp_path, fashion_root: str) -> str:
 
 
 def test_generates_the_scenes_once_and_reports_each_split(
-    tmp_path, monkeypatch, capsys
+    scenes_config, capsys
 ):
-    monkeypatch.setenv('BIKD_DATA_ROOT', str(tmp_path / 'cache'))
-    fashion = tmp_path / 'fashion'
-    fashion.mkdir()
-    config = scenes_config(tmp_path, write_fashion_mnist(str(fashion)))
     root = fashion_scenes_root(**SMALL)
     assert not osp.exists(root)
 
     tool = load_tool()
-    assert tool.main([config]) == {'train': 12, 'val': 6}
+    assert tool.main([scenes_config]) == {'train': 12, 'val': 6}
     assert 'train: 12 samples' in capsys.readouterr().out
     meta = osp.join(root, 'meta.json')
     written = os.stat(meta).st_mtime_ns
 
     # A second call finds the scenes and leaves them as they are.
-    assert tool.main([config]) == {'train': 12, 'val': 6}
+    assert tool.main([scenes_config]) == {'train': 12, 'val': 6}
     assert os.stat(meta).st_mtime_ns == written
 
 
-def test_cfg_options_reach_the_datasets(tmp_path, monkeypatch):
-    monkeypatch.setenv('BIKD_DATA_ROOT', str(tmp_path / 'cache'))
-    fashion = tmp_path / 'fashion'
-    fashion.mkdir()
-    config = scenes_config(tmp_path, write_fashion_mnist(str(fashion)))
+def test_cfg_options_reach_the_datasets(scenes_config):
     sizes = load_tool().main(
         [
-            config,
+            scenes_config,
             '--cfg-options',
             'train_dataloader.dataset.generate_cfg.num_train=10',
             'val_dataloader.dataset.generate_cfg.num_train=10',

@@ -37,8 +37,8 @@ model = dict(
     granularity='pixel',
     kd_resolution='logits',
 )
-# Fine-tuning: one AdamW setting for both members, a tenth of their
-# pre-training rates, without warm-up.
+# Fine-tuning: one AdamW setting for both members, a tenth of the CNN's
+# pre-training rate and a fifth of the transformer's, without warm-up.
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=2e-4, weight_decay=1e-5),
